@@ -1,0 +1,157 @@
+"""Parsing and checking what residents type into the help-request form."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# The county's 7 镇 and 8 乡 (寻乌县), in the order the form lists them.
+TOWNSHIPS = (
+    "长宁镇",
+    "晨光镇",
+    "留车镇",
+    "南桥镇",
+    "吉潭镇",
+    "澄江镇",
+    "桂竹帽镇",
+    "文峰乡",
+    "三标乡",
+    "菖蒲乡",
+    "龙廷乡",
+    "丹溪乡",
+    "项山乡",
+    "水源乡",
+    "罗珊乡",
+)
+# Common typos and homophones residents type for a township's short name.
+TOWNSHIP_ALIASES = {
+    "常宁": "长宁镇",
+    "长林": "长宁镇",
+    "县城": "长宁镇",
+    "城里": "长宁镇",
+    "晨光": "晨光镇",
+    "辰光": "晨光镇",
+    "留车": "留车镇",
+    "流车": "留车镇",
+    "南桥": "南桥镇",
+    "南乔": "南桥镇",
+    "吉潭": "吉潭镇",
+    "吉谭": "吉潭镇",
+    "澄江": "澄江镇",
+    "城江": "澄江镇",
+    "桂竹帽": "桂竹帽镇",
+    "贵竹帽": "桂竹帽镇",
+    "桂竹": "桂竹帽镇",
+    "文峰": "文峰乡",
+    "文丰": "文峰乡",
+    "三标": "三标乡",
+    "三彪": "三标乡",
+    "菖蒲": "菖蒲乡",
+    "昌蒲": "菖蒲乡",
+    "龙廷": "龙廷乡",
+    "龙庭": "龙廷乡",
+    "丹溪": "丹溪乡",
+    "单溪": "丹溪乡",
+    "项山": "项山乡",
+    "向山": "项山乡",
+    "水源": "水源乡",
+    "罗珊": "罗珊乡",
+    "罗山": "罗珊乡",
+}
+CATEGORIES = (
+    "补贴",
+    "残疾人证",
+    "康复和辅助器具",
+    "上学",
+    "就业",
+    "无障碍",
+    "维权和法律帮助",
+    "其他",
+)
+NAME_MAX = 20
+
+
+def fold(text: str) -> str:
+    """Full-width to half-width, trimmed (for digits typed on Chinese keyboards)."""
+    return unicodedata.normalize("NFKC", text or "").strip()
+
+
+_CN_DIGITS = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+
+
+def digit_choice(text: str) -> int | None:
+    """`3`, `３`, `选3`, `第三个`, `3号` → 3; None when the text is not a bare choice."""
+    t = fold(text)
+    m = re.fullmatch(r"(?:我?选|第)?\s*(\d{1,2})\s*(?:个|号|项)?", t)
+    if m:
+        return int(m.group(1))
+    m = re.fullmatch(r"(?:我?选)?第?([一二两三四五六七八九十])(?:个|号|项)?", t)
+    if m:
+        return _CN_DIGITS[m.group(1)]
+    return None
+
+
+def parse_phone(text: str) -> str | None:
+    """A Chinese mobile (11 digits, 1[3-9]…) or a 0797 landline; None if neither."""
+    digits = re.sub(r"[\s\-－—()（）+]", "", fold(text))
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not digits.isdigit():
+        return None
+    if re.fullmatch(r"1[3-9]\d{9}", digits):
+        return digits
+    if re.fullmatch(r"0797\d{7,8}", digits):
+        return f"0797-{digits[4:]}"
+    return None
+
+
+def parse_township(text: str) -> str | None:
+    """A digit 1–15, a full name, a short name or a known typo → the township's name."""
+    choice = digit_choice(text)
+    if choice is not None:
+        return TOWNSHIPS[choice - 1] if 1 <= choice <= len(TOWNSHIPS) else None
+    t = fold(text).replace(" ", "")
+    for name in TOWNSHIPS:
+        if name in t or name[:-1] in t:
+            return name
+    for alias, name in TOWNSHIP_ALIASES.items():
+        if alias in t:
+            return name
+    return None
+
+
+def parse_category(text: str) -> str | None:
+    choice = digit_choice(text)
+    if choice is not None:
+        return CATEGORIES[choice - 1] if 1 <= choice <= len(CATEGORIES) else None
+    t = fold(text)
+    return next((c for c in CATEGORIES if c in t), None)
+
+
+def parse_name(text: str) -> str | None:
+    """A short form of address; refuses digits-only, links and very long text."""
+    t = re.sub(r"\s+", " ", fold(text))
+    t = re.sub(r"^(我叫|我是|叫我|称呼我)", "", t).strip()
+    if not t or len(t) > NAME_MAX or t.isdigit() or "http" in t.lower():
+        return None
+    if not any(ch.isalpha() for ch in t):
+        return None
+    return t
+
+
+def numbered(options: tuple[str, ...] | list[str]) -> str:
+    """`1 长宁镇` lines for a numbered choice."""
+    return "\n".join(f"{i} {o}" for i, o in enumerate(options, 1))

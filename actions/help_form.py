@@ -1,0 +1,194 @@
+"""The help-request form: who, phone, 乡镇, what kind, what happened, then confirm.
+
+Every question with choices can be answered with a digit; "算了" cancels at any point
+(rules.yml); at the confirm step a digit 1–5 re-asks that field. The ticket is stored
+(tickets/store.py) before the resident hears its number.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answer import digit_buttons
+from actions.fields import (
+    CATEGORIES,
+    TOWNSHIPS,
+    digit_choice,
+    fold,
+    numbered,
+    parse_category,
+    parse_name,
+    parse_phone,
+    parse_township,
+)
+from common.logs import mask
+
+logger = logging.getLogger(__name__)
+
+FORM_SLOTS = ("contact_name", "phone", "township", "category", "description", "confirm")
+CONFIRM_FIELDS = FORM_SLOTS[:5]
+MAX_DESCRIPTION = 500
+MIN_DESCRIPTION = 2
+YES_WORDS = ("0", "确认", "同意", "提交", "好", "好的", "可以", "对", "是", "没问题")
+# Words that ask for staff but describe nothing: not a description.
+BARE_REQUESTS = {"求助", "转人工", "人工", "我要求助", "帮帮我", "我需要帮助", "找人工", "我要人工"}
+
+
+def clear_form() -> list[EventType]:
+    return [SlotSet(s, None) for s in FORM_SLOTS] + [SlotSet("requested_slot", None)]
+
+
+class ActionStartHelp(Action):
+    """Starts the form, keeping what the person already said as the description."""
+
+    def name(self) -> str:
+        return "action_start_help"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(response="utter_help_intro")
+        events: list[EventType] = [SlotSet(s, None) for s in FORM_SLOTS if s != "description"]
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = fold(tracker.latest_message.get("text") or "")
+        if intent == "request_help":
+            described = text if text not in BARE_REQUESTS else None
+            events.append(SlotSet("description", described[:MAX_DESCRIPTION] if described else None))
+        elif intent == "human":
+            events.append(SlotSet("description", None))
+        # otherwise (an accepted "shall I pass it on?") the question is already the description
+        return [*events, SlotSet("answer_sources", []), FollowupAction("help_form")]
+
+
+class ActionAskTownship(Action):
+    def name(self) -> str:
+        return "action_ask_township"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(
+            response="utter_ask_township", options=numbered(TOWNSHIPS), buttons=digit_buttons(len(TOWNSHIPS))
+        )
+        return []
+
+
+class ActionAskCategory(Action):
+    def name(self) -> str:
+        return "action_ask_category"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(
+            response="utter_ask_category", options=numbered(CATEGORIES), buttons=digit_buttons(len(CATEGORIES))
+        )
+        return []
+
+
+class ActionAskConfirm(Action):
+    def name(self) -> str:
+        return "action_ask_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        values = {s: tracker.get_slot(s) or "" for s in CONFIRM_FIELDS}
+        dispatcher.utter_message(response="utter_ask_confirm", buttons=digit_buttons(6, start=0), **values)
+        return []
+
+
+class ValidateHelpForm(FormValidationAction):
+    """Checks each answer; a bad one gets a clear message and is asked again."""
+
+    def name(self) -> str:
+        return "validate_help_form"
+
+    def validate_contact_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict:
+        name = parse_name(str(value or ""))
+        if name is None:
+            dispatcher.utter_message(response="utter_invalid_name")
+        return {"contact_name": name}
+
+    def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
+        phone = parse_phone(str(value or ""))
+        if phone is None:
+            logger.info("invalid phone given: %s", mask(str(value)[:40]))
+            dispatcher.utter_message(response="utter_invalid_phone")
+        return {"phone": phone}
+
+    def validate_township(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
+        township = parse_township(str(value or ""))
+        if township is None:
+            dispatcher.utter_message(response="utter_invalid_township")
+        return {"township": township}
+
+    def validate_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
+        category = parse_category(str(value or ""))
+        if category is None:
+            dispatcher.utter_message(response="utter_invalid_category")
+        return {"category": category}
+
+    def validate_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict:
+        text = " ".join(fold(str(value or "")).split())
+        if len(text) < MIN_DESCRIPTION or digit_choice(text) is not None:
+            dispatcher.utter_message(response="utter_invalid_description")
+            return {"description": None}
+        if len(text) > MAX_DESCRIPTION:
+            dispatcher.utter_message(response="utter_description_trimmed", limit=MAX_DESCRIPTION)
+            text = text[:MAX_DESCRIPTION]
+        return {"description": text}
+
+    def validate_confirm(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
+        text = fold(str(value or ""))
+        if text in YES_WORDS:
+            return {"confirm": "yes"}
+        choice = digit_choice(text)
+        if choice is not None and 1 <= choice <= len(CONFIRM_FIELDS):
+            return {"confirm": None, CONFIRM_FIELDS[choice - 1]: None}
+        dispatcher.utter_message(response="utter_invalid_confirm")
+        return {"confirm": None}
+
+
+class ActionSubmitHelp(Action):
+    """Stores the ticket, then tells the number; on a database error, says so honestly."""
+
+    def name(self) -> str:
+        return "action_submit_help"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from tickets.store import default_store
+
+        if tracker.get_slot("confirm") != "yes":
+            dispatcher.utter_message(response="utter_cancelled")
+            return clear_form()
+        try:
+            ticket = default_store().create(
+                sender_id=tracker.sender_id,
+                contact_name=tracker.get_slot("contact_name") or "",
+                phone=tracker.get_slot("phone") or "",
+                township=tracker.get_slot("township") or "",
+                category=tracker.get_slot("category") or "",
+                description=tracker.get_slot("description") or "",
+            )
+        except Exception:  # noqa: BLE001 - the resident must hear that it failed
+            logger.exception("could not store a help request")
+            dispatcher.utter_message(response="utter_ticket_failed")
+            return clear_form()
+        logger.info("ticket %s stored for %s", ticket.number, tracker.sender_id)
+        dispatcher.utter_message(
+            response="utter_ticket_created", ticket=ticket.number, json_message={"ticket": ticket.number}
+        )
+        return clear_form()
+
+
+class ActionCancelForm(Action):
+    """ "算了" inside a form: stop it and forget what was typed."""
+
+    def name(self) -> str:
+        return "action_cancel_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        dispatcher.utter_message(response="utter_cancelled")
+        return [ActiveLoop(None), *clear_form(), SlotSet("note", None), SlotSet("answer_sources", [])]

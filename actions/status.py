@@ -1,0 +1,100 @@
+"""A resident's own help requests: how they are going, and adding a note to an open one."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.fields import fold
+
+logger = logging.getLogger(__name__)
+
+
+def _state_word(state: str) -> str:
+    from common.texts import say
+
+    return say(f"utter_word_state_{state}")
+
+
+class ActionTicketStatus(Action):
+    """Lists the sender's recent tickets in plain words; never anyone else's."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from tickets.store import default_store, normalise_number
+
+        store = default_store()
+        mine = store.for_sender(tracker.sender_id)
+        asked = normalise_number_in(fold(tracker.latest_message.get("text") or ""), normalise_number)
+        if not mine:
+            dispatcher.utter_message(response="utter_no_tickets")
+            return [SlotSet("answer_sources", [])]
+        if asked and asked not in {t.number for t in mine}:
+            dispatcher.utter_message(response="utter_ticket_not_found")
+        shown = [t for t in mine if t.number == asked] or mine[:3]
+        for ticket in shown:
+            replies = [m for m in store.messages(ticket.number) if m["from_staff"]]
+            reply = f"最新回复：{replies[-1]['text']}" if replies else ""
+            dispatcher.utter_message(
+                response="utter_ticket_line",
+                ticket=ticket.number,
+                state=_state_word(ticket.state),
+                when=f"{ticket.created_at.month}月{ticket.created_at.day}日",
+                reply=reply,
+            )
+        return [SlotSet("answer_sources", [])]
+
+
+def normalise_number_in(text: str, normalise: Any) -> str:
+    """The first ticket number written in `text` (e.g. "XW-7K3P9 怎么样了")."""
+    import re
+
+    for m in re.finditer(r"(?i)xw[\s\-]*[0-9a-z]{5}|\b[0-9a-z]{5}\b", text):
+        number = normalise(m.group(0))
+        if number:
+            return number
+    return ""
+
+
+def _open_ticket(sender_id: str):  # noqa: ANN202
+    from tickets.store import default_store
+
+    return next((t for t in default_store().for_sender(sender_id) if t.state != "closed"), None)
+
+
+class ActionStartNote(Action):
+    """ "我还要补充": asks for the note when the person has an open ticket."""
+
+    def name(self) -> str:
+        return "action_start_note"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if _open_ticket(tracker.sender_id) is None:
+            dispatcher.utter_message(response="utter_note_no_ticket")
+            return [SlotSet("answer_sources", [])]
+        return [SlotSet("note", None), SlotSet("answer_sources", []), FollowupAction("note_form")]
+
+
+class ActionSubmitNote(Action):
+    """Adds the note to the person's most recent open ticket; staff are told."""
+
+    def name(self) -> str:
+        return "action_submit_note"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from tickets.store import default_store
+
+        note = " ".join(fold(tracker.get_slot("note") or "").split())[:500]
+        ticket = _open_ticket(tracker.sender_id)
+        if ticket is None or not note:
+            dispatcher.utter_message(response="utter_note_no_ticket")
+            return [SlotSet("note", None)]
+        default_store().add_resident_message(ticket.number, tracker.sender_id, note)
+        dispatcher.utter_message(response="utter_note_added", ticket=ticket.number)
+        return [SlotSet("note", None)]

@@ -1,0 +1,63 @@
+"""`python -m launcher run|serve|train|chat` — see the README."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from common.config import settings
+from launcher.chat import repl
+from launcher.services import Supervisor, plan
+from launcher.training import ensure_model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launcher")
+    parser.add_argument(
+        "command",
+        choices=["run", "serve", "train", "chat"],
+        help=(
+            "run: train if needed, start everything and chat in this terminal; "
+            "serve: the same without the terminal chat; train: only train; "
+            "chat: chat with services that are already running"
+        ),
+    )
+    args = parser.parse_args(argv)
+    cfg = settings()
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    if args.command == "chat":
+        repl(cfg)
+        return 0
+    model = ensure_model(cfg)
+    if args.command == "train":
+        return 0
+    interactive = args.command == "run"
+    supervisor = Supervisor(cfg, plan(cfg, model), echo=not interactive)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    print("启动服务中（第一次大约需要一分钟）…", flush=True)
+    try:
+        supervisor.start()
+        print(f"Rasa 服务：{cfg.rasa_url}  （REST：{cfg.rasa_url}/webhooks/rest/webhook）")
+        print(f"动作服务：{cfg.actions_url}")
+        print(f"Telegram 桥：{'已启动' if cfg.telegram_token else '未启动（没有设置 TELEGRAM_BOT_TOKEN）'}")
+        print(f"数据和日志：{cfg.data_dir}")
+        print("按 Ctrl-C 停止全部服务。", flush=True)
+        if interactive:
+            repl(cfg)
+        else:
+            while (dead := supervisor.failed()) is None:
+                time.sleep(1)
+            print(f"{dead.name} 已退出，停止全部服务。日志：{dead.log_path}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("正在停止服务…", flush=True)
+        supervisor.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

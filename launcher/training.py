@@ -1,0 +1,109 @@
+"""Train the Rasa model only when its inputs changed: the model is named by their hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common.config import ROOT, Settings
+
+# Everything the trained model depends on.
+INPUTS = (
+    "config.yml",
+    "domain.yml",
+    "data",
+    "knowledge/entries",
+    "knowledge/sources",
+    "knowledge/ids.yml",
+    "knowledge/base.py",
+    "knowledge/importer.py",
+    "knowledge/nlu.py",
+    "knowledge/retrieval.py",
+    "knowledge/lexical.py",
+    "knowledge/embedding.py",
+    "requirements/lock.txt",
+)
+KEEP_MODELS = 3
+
+
+def inputs_hash(embedding_model: Path) -> str:
+    """A short hash of every training input (and of the embedding model's build stamp)."""
+    digest = hashlib.sha256()
+    for rel in INPUTS:
+        path = ROOT / rel
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix in (".pyc",) or "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    stamp = embedding_model / ".build-stamp"
+    digest.update(stamp.read_bytes() if stamp.is_file() else b"no-model")
+    return digest.hexdigest()[:12]
+
+
+def model_path(cfg: Settings) -> Path:
+    return cfg.models_dir / f"xunwu-{inputs_hash(cfg.embedding_model)}.tar.gz"
+
+
+def child_env(cfg: Settings) -> dict[str, str]:
+    """Environment for Rasa processes: the project importable, offline, quiet TensorFlow."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        TOKENIZERS_PARALLELISM="false",
+        XUNWU_DATA_DIR=str(cfg.data_dir),
+        XUNWU_EMBEDDING_MODEL=str(cfg.embedding_model),
+        ACTION_ENDPOINT_URL=cfg.actions_url,
+        TRACKER_DB=str(cfg.data_dir / "tracker.db"),
+        SANIC_HOST=cfg.host,
+        RASA_TELEMETRY_ENABLED="false",
+    )
+    return env
+
+
+def rasa_bin() -> str:
+    return str(Path(sys.executable).with_name("rasa"))
+
+
+def ensure_model(cfg: Settings, log=print) -> Path:  # noqa: ANN001 - any print-like callable
+    """The trained model for the current inputs, training it first if it does not exist."""
+    target = model_path(cfg)
+    if target.is_file():
+        log(f"模型已是最新，不用重新训练：{target.name}")
+        return target
+    cfg.models_dir.mkdir(parents=True, exist_ok=True)
+    log(f"训练模型（输入有变化）：{target.name} …")
+    started = time.monotonic()
+    subprocess.run(
+        [
+            rasa_bin(),
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain.yml",
+            "--data",
+            "data",
+            "--out",
+            str(cfg.models_dir),
+            "--fixed-model-name",
+            target.name.removesuffix(".tar.gz"),
+        ],
+        cwd=ROOT,
+        env=child_env(cfg),
+        check=True,
+    )
+    log(f"训练完成，用时 {time.monotonic() - started:.0f} 秒。")
+    (cfg.models_dir / "last-training-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
+    old = sorted(cfg.models_dir.glob("xunwu-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in old[KEEP_MODELS:]:
+        stale.unlink(missing_ok=True)
+    return target

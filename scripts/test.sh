@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): set up, lint, train if needed, validate the data,
+# run pytest (unit + integration with the real servers), then `rasa test` on test stories.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+PY=.venv/bin/python
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=2 RASA_TELEMETRY_ENABLED=false
+step() { printf '\n==== %s\n' "$*"; }
+
+step "ruff"
+.venv/bin/ruff check .
+
+step "knowledge truth check"
+$PY -m knowledge.truth
+
+step "train (only if the inputs changed)"
+MODEL=$($PY -c 'from common.config import settings; from launcher.training import ensure_model; import sys; print(ensure_model(settings(), log=lambda m: print(m, file=sys.stderr)))')
+
+step "rasa data validate"
+.venv/bin/rasa data validate --config config.yml --domain domain.yml --data data
+
+step "pytest"
+XUNWU_TEST_MODEL="$MODEL" $PY -m pytest -q tests
+
+step "rasa test (test stories)"
+.venv/bin/rasa test core --model "$MODEL" --stories tests/stories --out results/rasa-test \
+  --fail-on-prediction-errors --endpoints endpoints.yml

@@ -1,0 +1,99 @@
+"""Shared fixtures for the speech tests: a private data dir and audio measurements."""
+
+from __future__ import annotations
+
+import array
+import math
+import re
+import shutil
+import sys
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Plausible speaking time per Chinese character at the default rate (150 wpm).
+MIN_S_PER_CHAR, MAX_S_PER_CHAR = 0.1, 0.6
+# 16-bit RMS below this is silence; espeak speech measures in the thousands.
+MIN_RMS = 300.0
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Duration and loudness of a decoded WAV."""
+
+    seconds: float
+    rms: float
+
+
+def measure_wav(path: Path) -> Audio:
+    """Duration and RMS of a 16-bit PCM WAV, read with the wave and array modules."""
+    with wave.open(str(path), "rb") as w:
+        assert w.getsampwidth() == 2, "expected 16-bit PCM"
+        frames = w.getnframes()
+        samples = array.array("h", w.readframes(frames))
+        seconds = frames / w.getframerate()
+    if sys.byteorder == "big":
+        samples.byteswap()
+    rms = math.sqrt(sum(s * s for s in samples) / len(samples)) if samples else 0.0
+    return Audio(seconds=seconds, rms=rms)
+
+
+def han_count(text: str) -> int:
+    """Number of Chinese characters (what the duration check is scaled by)."""
+    return len(re.findall(r"[\u4e00-\u9fff]", text))
+
+
+def assert_plausible_speech(audio: Audio, spoken: str) -> None:
+    """Not silent, and as long as `spoken` should take at the default rate."""
+    n = han_count(spoken)
+    assert n > 0
+    assert audio.rms > MIN_RMS, f"audio is (nearly) silent: RMS {audio.rms:.0f}"
+    per_char = audio.seconds / n
+    assert MIN_S_PER_CHAR <= per_char <= MAX_S_PER_CHAR, (
+        f"{audio.seconds:.2f} s for {n} characters ({per_char:.3f} s/char)"
+    )
+
+
+class AudioCheck:
+    """The audio measurements, handed to tests as the `sound` fixture."""
+
+    measure = staticmethod(measure_wav)
+    han_count = staticmethod(han_count)
+    assert_plausible = staticmethod(assert_plausible_speech)
+
+
+@pytest.fixture
+def sound() -> AudioCheck:
+    """Measure WAVs and check they sound like speech of the right length."""
+    return AudioCheck()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private XUNWU_DATA_DIR and the default voice and rate, set before settings()."""
+    path = tmp_path / "data"
+    monkeypatch.setenv("XUNWU_DATA_DIR", str(path))
+    monkeypatch.setenv("TTS_VOICE", "sit/cmn-latn-pinyin")
+    monkeypatch.setenv("TTS_RATE", "150")
+    return path
+
+
+@pytest.fixture(scope="session")
+def speech_tools() -> None:
+    """The speech tests use the real espeak-ng and opus-tools; say so when absent."""
+    missing = [
+        t
+        for t in ("espeak-ng", "opusenc", "opusdec", "opusinfo")
+        if not shutil.which(t)
+    ]
+    if missing:
+        pytest.fail(
+            f"missing {', '.join(missing)}: apt-get install -y espeak-ng libespeak-ng1 opus-tools",
+            pytrace=False,
+        )

@@ -1,0 +1,1 @@
+"""Help requests (tickets): the database, the store, the outbox. See store.py."""

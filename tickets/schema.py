@@ -1,0 +1,168 @@
+"""The ticket database: tables, and the small migration runner that creates and upgrades them.
+
+SQLite (a file in the data folder) by default; any SQLAlchemy URL, PostgreSQL included,
+through DATABASE_URL. Every schema change is a numbered step in `MIGRATIONS`; `migrate()`
+applies the missing ones in order and records each in `schema_version`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine
+
+metadata = MetaData()
+
+
+def utcnow() -> datetime:
+    """Timezone-naive UTC now (SQLite stores no zone; every time here is UTC)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime, nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("number", String(16), nullable=False, unique=True),
+    Column("sender_id", String(128), nullable=False, index=True),
+    Column("contact_name", String(64), nullable=False, default=""),
+    Column("phone", String(32), nullable=False, default=""),
+    Column("township", String(16), nullable=False, default=""),
+    Column("category", String(32), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("state", String(16), nullable=False, default="new"),
+    Column("claimed_by", String(64)),
+    Column("claimed_by_name", String(128)),
+    Column("audio_file", String(256)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_notified_at", DateTime),
+)
+
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+ticket_messages = Table(
+    "ticket_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("at", DateTime, nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("from_staff", Boolean, nullable=False, default=False),
+    Column("text", Text, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("ticket_id", Integer, ForeignKey("tickets.id")),
+    Column("payload", Text, nullable=False, default="{}"),
+    Column("created_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime),
+    Column("last_error", Text),
+    Index("ix_outbox_due", "delivered_at", "next_attempt_at"),
+)
+
+staff_cards = Table(
+    "staff_cards",
+    metadata,
+    Column("chat_id", String(32), primary_key=True),
+    Column("message_id", Integer, primary_key=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False, index=True),
+)
+
+questions = Table(
+    "questions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False, index=True),
+    Column("intent", String(32), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("sources", String(256), nullable=False, default=""),
+    Column("text", Text, nullable=False),
+)
+
+
+def _v1(conn: Connection) -> None:
+    """All tables of the first release."""
+    metadata.create_all(conn, checkfirst=True)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "tickets, events, messages, outbox, staff cards, questions", _v1),
+]
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite files get WAL and a busy timeout for several processes."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, future=True, pool_pre_ping=True)
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "schema_version"):
+        return 0
+    return max((row[0] for row in conn.execute(select(schema_version.c.version))), default=0)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply every missing migration; returns the schema version now in place."""
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+        have = current_version(conn)
+        for version, _title, step in MIGRATIONS:
+            if version > have:
+                step(conn)
+                conn.execute(schema_version.insert().values(version=version, applied_at=utcnow()))
+                have = version
+    return have
