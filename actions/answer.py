@@ -55,12 +55,18 @@ def answered(entry: Entry) -> list[EventType]:
     return [SlotSet("answer_sources", [entry.id]), SlotSet("topic", entry.key), SlotSet("pending", None)]
 
 
+# A follow-up whose words match no family entry this well ("还有呢", "详细一点") asks for more
+# about the topic itself.
+FOLLOWUP_MIN_COVERAGE = 0.5
+
+
 def best_in_family(text: str, family: list[Entry]) -> Entry:
-    """The family entry whose examples cover the follow-up's words best (the topic first on ties)."""
+    """The family entry whose examples cover the follow-up's words best; the topic itself
+    (family[0]) when none covers them well."""
     index = LexicalIndex([[e.title, *e.examples] for e in family])
     scores = index.scores(text)
     best = max(range(len(family)), key=lambda i: (scores[i], -i))
-    return family[best]
+    return family[best] if scores[best] >= FOLLOWUP_MIN_COVERAGE else family[0]
 
 
 class ActionAnswer(Action):

@@ -53,9 +53,9 @@ class ActionStartHelp(Action):
         dispatcher.utter_message(response="utter_help_intro")
         events: list[EventType] = [SlotSet(s, None) for s in FORM_SLOTS if s != "description"]
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        text = fold(tracker.latest_message.get("text") or "")
+        text = " ".join((tracker.latest_message.get("text") or "").split())
         if intent == "request_help":
-            described = text if text not in BARE_REQUESTS else None
+            described = text if fold(text) not in BARE_REQUESTS else None
             events.append(SlotSet("description", described[:MAX_DESCRIPTION] if described else None))
         elif intent == "human":
             events.append(SlotSet("description", None))
@@ -131,7 +131,7 @@ class ValidateHelpForm(FormValidationAction):
     def validate_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict:
-        text = " ".join(fold(str(value or "")).split())
+        text = " ".join(str(value or "").split())  # kept as typed (punctuation included)
         if len(text) < MIN_DESCRIPTION or digit_choice(text) is not None:
             dispatcher.utter_message(response="utter_invalid_description")
             return {"description": None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,6 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.fields import fold
 
 logger = logging.getLogger(__name__)
+
+# Ticket times are stored in UTC; residents read dates in Xunwu's time (UTC+8, no daylight saving).
+LOCAL_OFFSET = timedelta(hours=8)
 
 
 def _state_word(state: str) -> str:
@@ -35,28 +39,40 @@ class ActionTicketStatus(Action):
         if not mine:
             dispatcher.utter_message(response="utter_no_tickets")
             return [SlotSet("answer_sources", [])]
-        if asked and asked not in {t.number for t in mine}:
-            dispatcher.utter_message(response="utter_ticket_not_found")
-        shown = [t for t in mine if t.number == asked] or mine[:3]
+        shown = mine[:3]
+        if asked:
+            own = store.find_for_sender(asked, tracker.sender_id)
+            if own is None:  # someone else's or no such ticket: say nothing about it
+                dispatcher.utter_message(response="utter_ticket_not_found")
+            else:
+                shown = [own]
         for ticket in shown:
             replies = [m for m in store.messages(ticket.number) if m["from_staff"]]
             reply = f"最新回复：{replies[-1]['text']}" if replies else ""
+            created = ticket.created_at + LOCAL_OFFSET
             dispatcher.utter_message(
                 response="utter_ticket_line",
                 ticket=ticket.number,
                 state=_state_word(ticket.state),
-                when=f"{ticket.created_at.month}月{ticket.created_at.day}日",
+                when=f"{created.month}月{created.day}日",
                 reply=reply,
             )
         return [SlotSet("answer_sources", [])]
 
 
 def normalise_number_in(text: str, normalise: Any) -> str:
-    """The first ticket number written in `text` (e.g. "XW-7K3P9 怎么样了")."""
+    """The first ticket number written in `text` (e.g. "XW-7K3P9 怎么样了").
+
+    Without the XW prefix, five symbols count only when one is a digit, so an English word
+    like "check" is not taken for a number.
+    """
     import re
 
-    for m in re.finditer(r"(?i)xw[\s\-]*[0-9a-z]{5}|\b[0-9a-z]{5}\b", text):
-        number = normalise(m.group(0))
+    for m in re.finditer(r"(?i)xw[\s\-]*[0-9a-z]{5}|(?<![0-9a-z])[0-9a-z]{5}(?![0-9a-z])", text):
+        raw = m.group(0)
+        if not raw.lower().startswith("xw") and not any(ch.isdigit() for ch in raw):
+            continue
+        number = normalise(raw)
         if number:
             return number
     return ""
@@ -90,7 +106,7 @@ class ActionSubmitNote(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         from tickets.store import default_store
 
-        note = " ".join(fold(tracker.get_slot("note") or "").split())[:500]
+        note = " ".join((tracker.get_slot("note") or "").split())[:500]  # kept as typed
         ticket = _open_ticket(tracker.sender_id)
         if ticket is None or not note:
             dispatcher.utter_message(response="utter_note_no_ticket")

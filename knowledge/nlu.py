@@ -116,8 +116,12 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
         return messages
 
     def _process_one(self, message: Message) -> None:
-        text = (message.get(TEXT) or "").strip()
-        if not text or self.retriever is None:
+        text = "".join(ch for ch in message.get(TEXT) or "" if ch.isprintable() or ch.isspace()).strip()
+        if not text:
+            # Nothing to understand (empty, spaces, control characters): ask to rephrase.
+            message.set(INTENT, {"name": "nlu_fallback", "confidence": 1.0}, add_to_output=True)
+            return
+        if self.retriever is None:
             return
         intent = message.get(INTENT) or {}
         name = intent.get("name")

@@ -27,4 +27,4 @@ XUNWU_TEST_MODEL="$MODEL" $PY -m pytest -q tests
 
 step "rasa test (test stories)"
 .venv/bin/rasa test core --model "$MODEL" --stories tests/stories --out results/rasa-test \
-  --fail-on-prediction-errors --endpoints endpoints.yml
+  --fail-on-prediction-errors

@@ -156,8 +156,14 @@ class TicketStore:
                     self._enqueue(conn, "staff_card", tid)
                     return self._get(conn, number)
             except IntegrityError:
+                if not self._number_taken(number):
+                    raise
                 continue  # the random number was taken: draw again
         raise TicketError("could not allocate a ticket number")
+
+    def _number_taken(self, number: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(tickets.c.id).where(tickets.c.number == number)).first() is not None
 
     def for_sender(self, sender_id: str, limit: int = 5) -> list[Ticket]:
         """The sender's own most recent tickets (a resident sees only these)."""
@@ -169,6 +175,14 @@ class TicketStore:
                 .limit(limit)
             )
             return [Ticket.from_row(r) for r in rows]
+
+    def find_for_sender(self, number: str, sender_id: str) -> Ticket | None:
+        """The ticket `number` if it belongs to `sender_id`, else None (never reveals others)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tickets).where(and_(tickets.c.number == number, tickets.c.sender_id == sender_id))
+            ).first()
+            return Ticket.from_row(row) if row else None
 
     def add_resident_message(self, number: str, sender_id: str, text: str) -> Ticket:
         """A resident adds to their own open ticket; staff are told."""

@@ -1,0 +1,1 @@
+"""Benchmarks the project runs itself (`make bench` → BENCHMARKS.md and results.json)."""

@@ -1,0 +1,195 @@
+"""Shared pieces of the benchmarks: running services, HTTP helpers, machine facts, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.config import ROOT, Settings, settings
+
+RESULTS = ROOT / "bench" / "results.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Running:
+    """Services started for a benchmark."""
+
+    cfg: Settings
+    supervisor: object
+    model: Path | None = None
+
+    def post(self, sender: str, text: str, timeout: float = 60) -> list[dict]:
+        body = json.dumps({"sender": sender, "message": text}).encode()
+        req = urllib.request.Request(
+            f"{self.cfg.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
+            return json.loads(resp.read() or b"[]")
+
+    def tracker(self, sender: str) -> dict:
+        url = f"{self.cfg.rasa_url}/conversations/{urllib.parse.quote(sender, safe='')}/tracker"
+        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - loopback
+            return json.loads(resp.read())
+
+
+    def pids(self) -> dict[str, int]:
+        """The process id of each running service ("rasa", "actions"), by name."""
+        return {
+            svc.name: svc.proc.pid
+            for svc in getattr(self.supervisor, "services", [])
+            if svc.proc is not None and svc.proc.poll() is None
+        }
+
+
+# Set to a trained model file to benchmark it instead of the one for the current inputs
+# (skips training; results record which model was used).
+BENCH_MODEL_ENV = "XUNWU_BENCH_MODEL"
+
+
+def bench_model() -> Path | None:
+    """The model named by XUNWU_BENCH_MODEL, if set."""
+    value = os.environ.get(BENCH_MODEL_ENV, "").strip()
+    return Path(value).resolve() if value else None
+
+
+@contextmanager
+def services(data_dir: Path, model: Path | None = None) -> Iterator[Running]:
+    """Train if needed, then start the Rasa and action servers on free loopback ports.
+
+    `model` (or the XUNWU_BENCH_MODEL environment variable) picks a trained model instead.
+    """
+    from launcher.services import Supervisor, plan
+    from launcher.training import ensure_model
+
+    os.environ.update(
+        XUNWU_DATA_DIR=str(data_dir), RASA_PORT=str(free_port()), ACTIONS_PORT=str(free_port()),
+        TELEGRAM_BOT_TOKEN="", RASA_TOKEN="", XUNWU_HOST="127.0.0.1",
+    )
+    os.environ.pop("DATABASE_URL", None)
+    cfg = settings()
+    model = model or bench_model() or ensure_model(cfg)
+    supervisor = Supervisor(cfg, plan(cfg, model), echo=False)
+    supervisor.start(timeout=300)
+    try:
+        yield Running(cfg, supervisor, model)
+    finally:
+        supervisor.stop()
+
+
+def machine() -> dict:
+    """The facts a reader needs to compare numbers."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "python": platform.python_version(),
+        "commit": commit.stdout.strip(),
+        "uncommitted_changes": bool(dirty.stdout.strip()),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def load_average() -> dict:
+    """The machine's load right now (1, 5, 15 minutes), as `uptime` shows it."""
+    one, five, fifteen = os.getloadavg()
+    return {"1m": round(one, 2), "5m": round(five, 2), "15m": round(fifteen, 2), "cores": os.cpu_count()}
+
+
+def percentiles(values: list[float], points: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:
+    """Nearest-rank percentiles (and n, mean, max) of `values`, in the same unit."""
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    out: dict[str, float] = {"n": len(ordered)}
+    for p in points:
+        rank = max(1, -(-p * len(ordered) // 100))  # ceil(p/100 * n), at least 1
+        out[f"p{p}"] = round(ordered[rank - 1], 2)
+    out["mean"] = round(sum(ordered) / len(ordered), 2)
+    out["max"] = round(ordered[-1], 2)
+    return out
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (from /proc/*/stat)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory (VmRSS) of `pid` and its descendants, in MiB; 0 if it is gone."""
+    total_kb = 0
+    for p in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            continue
+    return round(total_kb / 1024, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by `pid` and its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            text = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def save(name: str, result: dict) -> None:
+    """Merge one benchmark's result into bench/results.json."""
+    data = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    data[name] = result
+    data["machine"] = machine()
+    RESULTS.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

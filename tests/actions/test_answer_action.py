@@ -1,0 +1,260 @@
+"""action_answer: answer, clarify, unknown, out of scope, follow-ups and the numbered choices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.answer import ActionAnswer
+from knowledge.base import KnowledgeBase
+from tickets.schema import utcnow
+from tickets.store import TicketStore
+
+LoadTracker = Callable[..., Tracker]
+Expect = Callable[..., dict[str, Any]]
+ReadOut = Callable[[CollectingDispatcher], list[str]]
+Buttons = Callable[..., list[dict[str, str]]]
+
+CLARIFY_OPTIONS = ["card-apply", "card-cross-province", "card-home-visit"]
+UNKNOWN_QUESTION = "我叫王小明 残疾证被村干部扣着不给 电话13812345678"
+
+
+def logged(store: TicketStore) -> list[tuple[str, str, str, str]]:
+    now = utcnow()
+    rows = store.questions_between(now - timedelta(hours=1), now + timedelta(seconds=1))
+    return [(q["intent"], q["decision"], q["sources"], q["text"]) for q in rows]
+
+
+def answer_message(expect: Expect, kb: KnowledgeBase, key: str, with_detail: bool = False) -> dict[str, Any]:
+    entry = kb.by_key[key]
+    text = entry.answer + (f"\n{entry.detail}" if with_detail else "")
+    return expect("utter_answer", answer=text, cite=entry.cite, next_step=entry.next_step)
+
+
+async def test_answer_from_the_top_ranked_entry(
+    load_tracker: LoadTracker,
+    dispatcher: CollectingDispatcher,
+    domain: DomainDict,
+    kb: KnowledgeBase,
+    store: TicketStore,
+    expect: Expect,
+    read_out: ReadOut,
+) -> None:
+    tracker = load_tracker("ask_policy_answer")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    entry = kb.by_key["subsidies-amount"]
+    assert events == [
+        SlotSet("answer_sources", ["m1.5"]),
+        SlotSet("topic", "subsidies-amount"),
+        SlotSet("pending", None),
+    ]
+    assert dispatcher.messages == [answer_message(expect, kb, "subsidies-amount")]
+    assert read_out(dispatcher) == [f"{entry.answer}\n来源：{entry.cite}\n下一步：{entry.next_step}"]
+    assert "以县里当年公布为准" in entry.answer
+    assert logged(store) == [("ask_policy", "answer", "m1.5", "重度残疾人护理补贴一个月多少钱")]
+
+
+async def test_answer_skips_ranked_keys_the_knowledge_no_longer_has(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, kb: KnowledgeBase, expect: Expect
+) -> None:
+    tracker = load_tracker("ask_policy_answer")
+    tracker.latest_message["knowledge"]["ranking"].insert(0, {"key": "renamed-entry", "id": "m1.5", "score": 0.9})
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+    assert events[:2] == [SlotSet("answer_sources", ["m1.5"]), SlotSet("topic", "subsidies-amount")]
+    assert dispatcher.messages == [answer_message(expect, kb, "subsidies-amount")]
+
+
+async def test_clarify_offers_numbered_choices(
+    load_tracker: LoadTracker,
+    dispatcher: CollectingDispatcher,
+    domain: DomainDict,
+    kb: KnowledgeBase,
+    store: TicketStore,
+    expect: Expect,
+    buttons: Buttons,
+    read_out: ReadOut,
+) -> None:
+    tracker = load_tracker("ask_policy_clarify")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    titles = [kb.by_key[k].title for k in CLARIFY_OPTIONS]
+    assert titles == ["残疾人证在哪里办、怎么办", "残疾人证跨省通办", "行动不便的人能不能上门评定、办证"]
+    # three options, from two knowledge IDs: each ID once, best first
+    assert events == [
+        SlotSet("answer_sources", ["m1.5", "m7.2"]),
+        SlotSet("pending", {"type": "clarify", "options": CLARIFY_OPTIONS}),
+    ]
+    options = f"1 {titles[0]}\n2 {titles[1]}\n3 {titles[2]}\n4 都不是"
+    assert dispatcher.messages == [expect("utter_clarify", buttons=buttons(4), options=options)]
+    assert read_out(dispatcher) == [f"您想问的是哪一个？\n{options}\n回复数字就行。"]
+    assert logged(store) == [("ask_policy", "clarify", "m1.5,m7.2", "残疾证在外地怎么办")]
+
+
+async def test_unknown_offers_staff_and_keeps_the_question(
+    load_tracker: LoadTracker,
+    dispatcher: CollectingDispatcher,
+    domain: DomainDict,
+    store: TicketStore,
+    expect: Expect,
+    buttons: Buttons,
+) -> None:
+    tracker = load_tracker("ask_policy_unknown")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert events == [
+        SlotSet("answer_sources", []),
+        SlotSet("pending", {"type": "offer_staff", "question": UNKNOWN_QUESTION}),
+    ]
+    assert dispatcher.messages == [expect("utter_unknown", buttons=buttons(2))]
+    # the staff report keeps the question without the name and the phone number
+    assert logged(store) == [("ask_policy", "unknown", "", "我叫〔姓名〕 残疾证被村干部扣着不给 电话〔号码〕")]
+
+
+async def test_out_of_scope(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, store: TicketStore, expect: Expect
+) -> None:
+    tracker = load_tracker("out_of_scope")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert events == [SlotSet("answer_sources", []), SlotSet("pending", None)]
+    assert dispatcher.messages == [expect("utter_out_of_scope")]
+    assert logged(store) == [("out_of_scope", "out_of_scope", "", "高龄津贴怎么领")]
+
+
+async def test_followup_stays_in_the_topic_family(
+    load_tracker: LoadTracker,
+    dispatcher: CollectingDispatcher,
+    domain: DomainDict,
+    kb: KnowledgeBase,
+    store: TicketStore,
+    expect: Expect,
+) -> None:
+    tracker = load_tracker("followup_materials")
+    assert tracker.get_slot("topic") == "two-subsidies"
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    # The NLU ranked card-materials first; the follow-up stays with the two subsidies.
+    entry = kb.by_key["subsidies-materials"]
+    assert set(entry.topics) & set(kb.by_key["two-subsidies"].topics)
+    assert events == [
+        SlotSet("answer_sources", [entry.id]),
+        SlotSet("topic", "subsidies-materials"),
+        SlotSet("pending", None),
+    ]
+    assert dispatcher.messages == [answer_message(expect, kb, "subsidies-materials")]
+    assert logged(store) == [("ask_followup", "followup", "m1.5", "那要带什么材料")]
+
+
+async def test_a_vague_followup_gives_the_topic_in_more_detail(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, kb: KnowledgeBase, expect: Expect
+) -> None:
+    tracker = load_tracker("followup_materials", text="具体说说")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert kb.by_key["two-subsidies"].detail
+    assert events == [SlotSet("answer_sources", ["m1.5"]), SlotSet("topic", "two-subsidies"), SlotSet("pending", None)]
+    assert dispatcher.messages == [answer_message(expect, kb, "two-subsidies", with_detail=True)]
+
+
+async def test_followup_without_a_topic_asks_which_policy(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, expect: Expect
+) -> None:
+    tracker = load_tracker("followup_materials", topic=None)
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert events == [SlotSet("answer_sources", [])]
+    assert dispatcher.messages == [expect("utter_followup_no_topic")]
+
+
+async def test_choosing_a_digit_after_clarify_answers_that_option(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, kb: KnowledgeBase, expect: Expect
+) -> None:
+    tracker = load_tracker("choose_after_clarify")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert events == [
+        SlotSet("answer_sources", ["m7.2"]),
+        SlotSet("topic", "card-cross-province"),
+        SlotSet("pending", None),
+    ]
+    assert dispatcher.messages == [answer_message(expect, kb, "card-cross-province")]
+
+
+async def test_choosing_in_words_or_full_width(
+    load_tracker: LoadTracker, domain: DomainDict, kb: KnowledgeBase, expect: Expect
+) -> None:
+    for text, key in (("第三个", "card-home-visit"), ("１", "card-apply"), ("选2", "card-cross-province")):
+        dispatcher = CollectingDispatcher()
+        tracker = load_tracker("choose_after_clarify", text=text, intent="choose")
+        events = await ActionAnswer().run(dispatcher, tracker, domain)
+        assert events == [
+            SlotSet("answer_sources", [kb.by_key[key].id]),
+            SlotSet("topic", key),
+            SlotSet("pending", None),
+        ], text
+        assert dispatcher.messages == [answer_message(expect, kb, key)], text
+
+
+async def test_choosing_none_of_them(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, expect: Expect
+) -> None:
+    tracker = load_tracker("choose_after_clarify", text="4")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert events == [SlotSet("answer_sources", []), SlotSet("pending", None)]
+    assert dispatcher.messages == [expect("utter_clarify_none")]
+
+
+async def test_choosing_a_number_that_was_not_offered(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, expect: Expect
+) -> None:
+    tracker = load_tracker("choose_after_clarify", text="9")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert events == [SlotSet("answer_sources", []), SlotSet("pending", None)]
+    assert dispatcher.messages == [expect("utter_choice_expired")]
+
+
+async def test_a_digit_with_nothing_pending(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, store: TicketStore, expect: Expect
+) -> None:
+    tracker = load_tracker("choose_nothing_pending")
+    events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+    assert events == [SlotSet("answer_sources", [])]
+    assert dispatcher.messages == [expect("utter_choice_expired")]
+    assert logged(store) == []
+
+
+async def test_accepting_the_staff_offer_starts_the_help_form_with_the_question(
+    load_tracker: LoadTracker, domain: DomainDict
+) -> None:
+    for text, intent in (("好的", "affirm"), ("1", "choose")):
+        dispatcher = CollectingDispatcher()
+        tracker = load_tracker("offer_staff_affirm", text=text, intent=intent)
+        events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+        assert events == [
+            SlotSet("answer_sources", []),
+            SlotSet("pending", None),
+            SlotSet("description", UNKNOWN_QUESTION),
+            FollowupAction("action_start_help"),
+        ], text
+        assert dispatcher.messages == [], text
+
+
+async def test_declining_the_staff_offer(load_tracker: LoadTracker, domain: DomainDict, expect: Expect) -> None:
+    for text, intent in (("不用了", "deny"), ("2", "choose")):
+        dispatcher = CollectingDispatcher()
+        tracker = load_tracker("offer_staff_deny", text=text, intent=intent)
+        events = await ActionAnswer().run(dispatcher, tracker, domain)
+
+        assert events == [SlotSet("answer_sources", []), SlotSet("pending", None)], text
+        assert dispatcher.messages == [expect("utter_offer_declined")], text
