@@ -156,8 +156,13 @@ def _load_sources() -> dict[str, Source]:
     return out
 
 
+_CJK_GAP = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])")
+
+
 def _text(value: object) -> str:
-    return " ".join(str(value or "").split()) if value is not None else ""
+    """One line of text: whitespace collapsed, and none left between Chinese characters
+    (YAML folds line breaks into spaces, which Chinese does not use)."""
+    return _CJK_GAP.sub("", " ".join(str(value or "").split()))
 
 
 def _entry(raw: dict, file: str, sources: dict[str, Source], ids: dict[str, str]) -> Entry:

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 OUT_OF_SCOPE = "out_of_scope"
 Embed = Callable[[Sequence[str]], np.ndarray]
 TAIL_CHARS = 40
+# The share of content messages assumed to be out of scope when learning the thresholds:
+# the out-of-scope examples are few, so each is weighted up to this share of the traffic.
+OUT_OF_SCOPE_SHARE = 0.2
 
 # What each outcome is worth when the thresholds are learned: a wrong answer costs more
 # than an honest "I don't know" (non-negotiable 1: truth).
@@ -265,6 +268,9 @@ class Retriever:
 
         ps, pc = probs[:, 0], probs[:, 1]
 
+        w_in = (1 - OUT_OF_SCOPE_SHARE) / max(1, int(inscope.sum()))
+        w_out = OUT_OF_SCOPE_SHARE / max(1, int((~inscope).sum()))
+
         def utility(ts: float, ta: float, tc: float) -> float:
             oos = ps < ts
             answer = ~oos & (pc >= ta)
@@ -273,16 +279,22 @@ class Retriever:
             u = UTILITY
             inn, out = inscope, ~inscope
             return float(
-                u[("in", "answer", True)] * (inn & answer & correct).sum()
-                + u[("in", "answer", False)] * (inn & answer & ~correct).sum()
-                + u[("in", "clarify", True)] * (inn & clarify & top2).sum()
-                + u[("in", "clarify", False)] * (inn & clarify & ~top2).sum()
-                + u[("in", "unknown", None)] * (inn & unknown).sum()
-                + u[("in", "out_of_scope", None)] * (inn & oos).sum()
-                + u[("out", "answer", None)] * (out & answer).sum()
-                + u[("out", "clarify", None)] * (out & clarify).sum()
-                + u[("out", "unknown", None)] * (out & unknown).sum()
-                + u[("out", "out_of_scope", None)] * (out & oos).sum()
+                w_in
+                * (
+                    u[("in", "answer", True)] * (inn & answer & correct).sum()
+                    + u[("in", "answer", False)] * (inn & answer & ~correct).sum()
+                    + u[("in", "clarify", True)] * (inn & clarify & top2).sum()
+                    + u[("in", "clarify", False)] * (inn & clarify & ~top2).sum()
+                    + u[("in", "unknown", None)] * (inn & unknown).sum()
+                    + u[("in", "out_of_scope", None)] * (inn & oos).sum()
+                )
+                + w_out
+                * (
+                    u[("out", "answer", None)] * (out & answer).sum()
+                    + u[("out", "clarify", None)] * (out & clarify).sum()
+                    + u[("out", "unknown", None)] * (out & unknown).sum()
+                    + u[("out", "out_of_scope", None)] * (out & oos).sum()
+                )
             )
 
         grid = [round(x, 2) for x in np.arange(0.05, 0.96, 0.05)]
@@ -296,7 +308,8 @@ class Retriever:
             "negatives": int((~inscope).sum()),
             "loo_top1_by_alpha": accuracy,
             "loo_top1": accuracy[self.params.alpha],
-            "utility": utility(*best) / len(labels),
+            "utility": utility(*best),
+            "thresholds": {"scope": best[0], "answer": best[1], "clarify": best[2]},
         }
         logger.info("knowledge calibration: %s", self.params.report)
         return self.params
