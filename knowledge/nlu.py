@@ -19,7 +19,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -125,9 +125,7 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
             return
         intent = message.get(INTENT) or {}
         name = intent.get("name")
-        ranking = message.get(INTENT_RANKING_KEY) or []
-        p_oos = next((float(r["confidence"]) for r in ranking if r.get("name") == OUT_OF_SCOPE), None)
-        decision = self.retriever.decide(text, None if p_oos is None else 1.0 - p_oos)
+        decision = self.retriever.decide(text)
         message.set(KNOWLEDGE_KEY, decision.as_dict(), add_to_output=True)
         if name in CONTENT_INTENTS or (name in CHITCHAT_INTENTS and decision.kind == "answer"):
             new = OUT_OF_SCOPE if decision.kind == "out_of_scope" else POLICY_INTENT

@@ -196,17 +196,15 @@ class Retriever:
             return "clarify"
         return "unknown"
 
-    def decide(self, text: str, p_not_oos_nlu: float | None = None) -> Decision:
+    def decide(self, text: str) -> Decision:
         """Rank the entries for `text` and choose what to do.
 
-        `p_not_oos_nlu` is the NLU classifier's own belief that the text is in scope; when
-        given, it is averaged with the retrieval's.
+        Only the calibrated probabilities are used: the thresholds were learned for them, so
+        mixing in another classifier's score afterwards would void the calibration.
         """
         emb, lex = self.label_scores(text)
         feats = self.features(emb, lex)
         p_scope, p_correct = self.probabilities(feats)
-        if p_not_oos_nlu is not None:
-            p_scope = (p_scope + p_not_oos_nlu) / 2
         return Decision(self.decide_from(p_scope, p_correct), p_scope, p_correct, tuple(self.candidates(emb, lex)))
 
     # -- learning ------------------------------------------------------------------------

@@ -65,6 +65,7 @@ def child_env(cfg: Settings) -> dict[str, str]:
         TRACKER_DB=str(cfg.data_dir / "tracker.db"),
         SANIC_HOST=cfg.host,
         RASA_TELEMETRY_ENABLED="false",
+        TQDM_DISABLE="1",  # no progress bars in logs
     )
     return env
 
