@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -75,12 +76,25 @@ def rasa_bin() -> str:
 
 
 def ensure_model(cfg: Settings, log=print) -> Path:  # noqa: ANN001 - any print-like callable
-    """The trained model for the current inputs, training it first if it does not exist."""
+    """The trained model for the current inputs, training it first if it does not exist.
+
+    A lock file serialises training between processes (tests, benchmarks, `make run`), so
+    two of them never write the same model at once.
+    """
     target = model_path(cfg)
     if target.is_file():
         log(f"模型已是最新，不用重新训练：{target.name}")
         return target
     cfg.models_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.models_dir / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.is_file():  # another process trained it while we waited
+            return target
+        _train(cfg, target, log)
+    return target
+
+
+def _train(cfg: Settings, target: Path, log) -> None:  # noqa: ANN001
     log(f"训练模型（输入有变化）：{target.name} …")
     started = time.monotonic()
     subprocess.run(
@@ -102,9 +116,9 @@ def ensure_model(cfg: Settings, log=print) -> Path:  # noqa: ANN001 - any print-
         env=child_env(cfg),
         check=True,
     )
-    log(f"训练完成，用时 {time.monotonic() - started:.0f} 秒。")
-    (cfg.models_dir / "last-training-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
+    seconds = time.monotonic() - started
+    log(f"训练完成，用时 {seconds:.0f} 秒。")
+    (cfg.models_dir / "last-training-seconds").write_text(f"{seconds:.1f}\n")
     old = sorted(cfg.models_dir.glob("xunwu-*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in old[KEEP_MODELS:]:
         stale.unlink(missing_ok=True)
-    return target
