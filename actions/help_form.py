@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import digit_buttons
@@ -60,7 +60,7 @@ class ActionStartHelp(Action):
         elif intent == "human":
             events.append(SlotSet("description", None))
         # otherwise (an accepted "shall I pass it on?") the question is already the description
-        return [*events, SlotSet("answer_sources", []), FollowupAction("help_form")]
+        return [*events, SlotSet("answer_sources", [])]  # rules.yml runs help_form next
 
 
 class ActionAskTownship(Action):

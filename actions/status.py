@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -11,11 +10,10 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fields import fold
+from tickets.schema import to_local
 
 logger = logging.getLogger(__name__)
 
-# Ticket times are stored in UTC; residents read dates in Xunwu's time (UTC+8, no daylight saving).
-LOCAL_OFFSET = timedelta(hours=8)
 
 
 def _state_word(state: str) -> str:
@@ -49,7 +47,7 @@ class ActionTicketStatus(Action):
         for ticket in shown:
             replies = [m for m in store.messages(ticket.number) if m["from_staff"]]
             reply = f"最新回复：{replies[-1]['text']}" if replies else ""
-            created = ticket.created_at + LOCAL_OFFSET
+            created = to_local(ticket.created_at)
             dispatcher.utter_message(
                 response="utter_ticket_line",
                 ticket=ticket.number,

@@ -43,7 +43,7 @@ class Running:
             return json.loads(resp.read() or b"[]")
 
     def tracker(self, sender: str) -> dict:
-        url = f"{self.cfg.rasa_url}/conversations/{urllib.parse.quote(sender, safe='')}/tracker"
+        url = f"{self.cfg.rasa_url}/conversations/{urllib.parse.quote(sender, safe=':')}/tracker"
         with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - loopback
             return json.loads(resp.read())
 
@@ -87,9 +87,31 @@ def services(data_dir: Path, model: Path | None = None) -> Iterator[Running]:
     supervisor = Supervisor(cfg, plan(cfg, model), echo=False)
     supervisor.start(timeout=300)
     try:
+        wait_for_agent(cfg, supervisor)
         yield Running(cfg, supervisor, model)
     finally:
         supervisor.stop()
+
+
+def wait_for_agent(cfg: Settings, supervisor: object, timeout: float = 300.0) -> None:
+    """Wait until Rasa has loaded the model (`GET /status` is 200); its `/` answers before that.
+
+    Raises RuntimeError with the end of Rasa's log when the model cannot be loaded.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{cfg.rasa_url}/status", timeout=5) as resp:  # noqa: S310 - loopback
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        log = next((s.log_path for s in getattr(supervisor, "services", []) if s.name == "rasa"), None)
+        text = log.read_text(errors="replace") if log and log.is_file() else ""
+        if "Could not load model" in text:
+            raise RuntimeError("Rasa could not load the model:\n" + text[-1500:])
+        time.sleep(1.0)
+    raise RuntimeError(f"Rasa did not load the model within {timeout:.0f} s")
 
 
 def machine() -> dict:
@@ -193,3 +215,116 @@ def save(name: str, result: dict) -> None:
     data[name] = result
     data["machine"] = machine()
     RESULTS.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- profiles
+
+PROFILES = ROOT / "bench" / "profiles"
+# What a turn's time is spent on in the Rasa server, by a frame name found in the stack.
+RASA_BUCKETS = {
+    "whole message (Agent.handle_message)": "Agent.handle_message",
+    "NLU parse (all components)": "MessageProcessor.parse_message",
+    "… knowledge step (KnowledgeRanker)": "KnowledgeRanker.process",
+    "… … sentence embedding (e5-small, torch)": "Embedder.encode",
+    "… DIET classifier (TensorFlow)": "DIETClassifier.process",
+    "… jieba tokenizer": "JiebaTokenizer.process",
+    "dialogue policies (rules, memo, TED)": "_predict_next_with_tracker",
+    "action calls to the action server": "RemoteAction.run",
+    "tracker store: read (SQLite)": "SQLTrackerStore.retrieve",
+    "tracker store: write (SQLite)": "SQLTrackerStore.save",
+    "event validation (jsonschema)": "Validator.iter_errors",
+}
+ACTIONS_BUCKETS = {
+    "action request (rasa_sdk webhook)": "ActionExecutor.run",
+    "ticket store (SQLAlchemy)": "tickets/store.py",
+    "answer building (actions/answer.py)": "actions/answer.py",
+    "help form (actions/help_form.py)": "actions/help_form.py",
+}
+
+
+def py_spy() -> str | None:
+    """The py-spy executable: $PY_SPY, else py-spy on PATH, else None."""
+    import shutil
+
+    found = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    return found if found and Path(found).is_file() else None
+
+
+@contextmanager
+def profiled(pids: dict[str, int], label: str, rate: int = 50) -> Iterator[dict[str, Path]]:
+    """Sample each process with py-spy (raw collapsed stacks) while the block runs.
+
+    Yields {name: output path} (empty when py-spy is missing). Needs ptrace rights on the pids.
+    """
+    import signal
+
+    exe = py_spy()
+    if exe is None:
+        yield {}
+        return
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    outs = {name: PROFILES / f"{label}-{name}.txt" for name in pids}
+    procs = [
+        subprocess.Popen(
+            [exe, "record", "-p", str(pid), "-r", str(rate), "-f", "raw", "-o", str(outs[name]), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    time.sleep(1.0)  # let py-spy attach before the measured work starts
+    try:
+        yield outs
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def profile_summary(path: Path, buckets: dict[str, str], rate: int = 50, top: int = 12) -> dict:
+    """Share of sampled (non-idle) time under each bucket's frame, and the top self-time frames."""
+    import re
+
+    if not path.is_file():
+        return {}
+    total = 0
+    inclusive = dict.fromkeys(buckets, 0)
+    leaf: dict[str, int] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        for label, needle in buckets.items():
+            if needle in stack:
+                inclusive[label] += n
+        frame = re.sub(r":\d+\)$", ")", stack.rsplit(";", 1)[-1])
+        leaf[frame] = leaf.get(frame, 0) + n
+    if not total:
+        return {"samples": 0}
+    pct = {k: round(100 * v / total, 1) for k, v in inclusive.items()}
+    self_top = sorted(leaf.items(), key=lambda kv: -kv[1])[:top]
+    return {
+        "samples": total,
+        "busy_seconds": round(total / rate, 1),
+        "share_percent": pct,
+        "top_self_percent": [[round(100 * v / total, 1), k] for k, v in self_top],
+        "raw": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+    }
+
+
+def parse_env(pairs: list[str] | None) -> dict[str, str]:
+    """KEY=VALUE strings (for the services' environment) as a dict."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
+        out[key] = value
+    return out

@@ -73,6 +73,8 @@ class Settings:
     rate_limit_per_minute: int = 20
     max_message_chars: int = 1000
     log_level: str = "INFO"
+    rasa_timeout: float = 30.0
+    telegram_timeout: float = 20.0
 
     @property
     def rasa_url(self) -> str:
@@ -113,6 +115,8 @@ def settings() -> Settings:
         rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 20),
         max_message_chars=_int("MAX_MESSAGE_CHARS", 1000),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        rasa_timeout=_float("RASA_TIMEOUT", 30.0),
+        telegram_timeout=_float("TELEGRAM_TIMEOUT", 20.0),
     )
 
 

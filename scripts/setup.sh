@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${XUNWU_VENV:-.venv}
-APT_PACKAGES="espeak-ng libespeak-ng1 opus-tools"
+APT_PACKAGES="espeak-ng libespeak-ng1 opus-tools fonts-wqy-microhei"
 LOCK=requirements/lock.txt
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -52,7 +52,7 @@ class Services:
         return [m["text"] for m in self.send(sender, text) if m.get("text")]
 
     def tracker(self, sender: str) -> dict:
-        url = f"{self.rasa_url}/conversations/{urllib.request.quote(sender, safe='')}/tracker"
+        url = f"{self.rasa_url}/conversations/{urllib.request.quote(sender, safe=':')}/tracker"
         with urllib.request.urlopen(url, timeout=30) as resp:
             return json.loads(resp.read())
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Boolean,
@@ -31,9 +32,18 @@ from sqlalchemy.engine import Connection, Engine
 metadata = MetaData()
 
 
+# Residents and staff read times in Xunwu's zone.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
 def utcnow() -> datetime:
     """Timezone-naive UTC now (SQLite stores no zone; every time here is UTC)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def to_local(moment: datetime) -> datetime:
+    """A stored (naive UTC) time as an aware time in Xunwu."""
+    return moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
 
 
 schema_version = Table(

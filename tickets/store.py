@@ -367,11 +367,21 @@ class TicketStore:
             )
             return [{**r._mapping, "payload": json.loads(r.payload or "{}")} for r in rows]
 
-    def delivered(self, outbox_id: int, ticket_id: int | None = None, event: str | None = None) -> None:
+    def delivered(
+        self,
+        outbox_id: int,
+        ticket_id: int | None = None,
+        event: str | None = None,
+        follow_ups: tuple[tuple[str, dict[str, Any]], ...] = (),
+    ) -> None:
+        """Mark an outbox row done, record `event`, and queue `follow_ups` (kind, payload) —
+        all in one transaction, so a crash never leaves one without the others."""
         with self.engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(delivered_at=utcnow()))
             if ticket_id is not None and event:
                 self._event(conn, ticket_id, "system", event)
+            for kind, payload in follow_ups:
+                self._enqueue(conn, kind, ticket_id, **payload)
 
     def failed(self, outbox_id: int, error: str, max_delay: float = 300.0) -> None:
         """Count a failed delivery and push the next attempt back (exponential, capped)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
@@ -58,7 +58,6 @@ async def test_start_help_keeps_a_described_request(
         SlotSet("confirm", None),
         SlotSet("description", "我的护理补贴三个月没发了 帮我问问"),
         SlotSet("answer_sources", []),
-        FollowupAction("help_form"),
     ]
     assert dispatcher.messages == [expect("utter_help_intro")]
 
@@ -70,7 +69,7 @@ async def test_start_help_asks_for_the_description_of_a_bare_request(
     dispatcher = CollectingDispatcher()
     events = await ActionStartHelp().run(dispatcher, load_tracker("request_help", text=text, intent=intent), domain)
     assert SlotSet("description", None) in events
-    assert events[-1] == FollowupAction("help_form")
+    assert events[-1] == SlotSet("answer_sources", [])
 
 
 async def test_start_help_after_an_accepted_offer_keeps_the_question(
@@ -79,7 +78,7 @@ async def test_start_help_after_an_accepted_offer_keeps_the_question(
     tracker = load_tracker("offer_staff_affirm", description="我叫王小明 残疾证被村干部扣着不给 电话13812345678")
     events = await ActionStartHelp().run(dispatcher, tracker, domain)
     assert [e for e in events if e.get("name") == "description"] == []
-    assert events[-1] == FollowupAction("help_form")
+    assert events[-1] == SlotSet("answer_sources", [])
 
 
 # -- validation -------------------------------------------------------------------------------------

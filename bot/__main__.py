@@ -1,0 +1,27 @@
+"""`python -m bot`: the Telegram bridge (needs TELEGRAM_BOT_TOKEN; see bot/app.py)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.app import ConfigError, build_application, run
+from common.config import settings
+from common.logs import setup
+
+
+def main() -> int:
+    cfg = settings()
+    setup("bot", cfg.data_dir, cfg.log_level)
+    log = logging.getLogger("bot")
+    try:
+        app = build_application(cfg)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    run(app, cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

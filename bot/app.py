@@ -1,0 +1,165 @@
+"""Building and running the one `Application`: handlers, persistence, limits, deliverer.
+
+Settings (common/config.py): TELEGRAM_BOT_TOKEN (required), TELEGRAM_MODE (polling |
+webhook), TELEGRAM_BASE_URL (a Bot API server's root, e.g. http://127.0.0.1:8081 for a
+local telegram-bot-api or the test fake: requests go to `{base}/bot<token>/<method>`,
+files to `{base}/file/bot<token>/<path>`), TELEGRAM_WEBHOOK_URL / _SECRET / _PORT,
+TELEGRAM_TIMEOUT, STAFF_CHAT_ID, STAFF_USER_IDS, RATE_LIMIT_PER_MINUTE, MAX_MESSAGE_CHARS,
+RASA_TIMEOUT, RENOTIFY_MINUTES. Per-person settings live in
+`<data_dir>/bot-persistence.pickle` (PTB's PicklePersistence, user_data only).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    PersistenceInput,
+    PicklePersistence,
+)
+
+from bot import resident, staff
+from bot.delivery import Deliverer
+from bot.rasa import RasaClient
+from bot.runtime import BRIDGE_KEY, Bridge, RateLimiter, bridge_of
+from common.config import Settings
+from tickets.store import store_for
+
+log = logging.getLogger(__name__)
+
+PERSISTENCE_FILE = "bot-persistence.pickle"
+PERSIST_EVERY_SECONDS = 5.0
+CONCURRENT_UPDATES = 16
+POLL_TIMEOUT_SECONDS = 10
+STOP_GRACE_SECONDS = 10.0
+MODES = ("polling", "webhook")
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+class ConfigError(Exception):
+    """The configuration does not allow the bridge to start (the message says why)."""
+
+
+def check_config(cfg: Settings) -> None:
+    """Refuse to start without a token, or in webhook mode without URL and secret."""
+    if not cfg.telegram_token:
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is not set: the Telegram bridge cannot start. "
+            "Set it in .env or the environment (a token from @BotFather)."
+        )
+    if cfg.telegram_mode not in MODES:
+        raise ConfigError(f"TELEGRAM_MODE must be one of {', '.join(MODES)} (got {cfg.telegram_mode!r})")
+    if cfg.telegram_mode == "webhook":
+        if not cfg.webhook_url.startswith(("https://", "http://")):
+            raise ConfigError("webhook mode needs TELEGRAM_WEBHOOK_URL (the public HTTPS address Telegram posts to)")
+        if not _SECRET_RE.fullmatch(cfg.webhook_secret):
+            raise ConfigError(
+                "webhook mode needs TELEGRAM_WEBHOOK_SECRET (1-256 characters: letters, digits, _ and -), "
+                "so that only Telegram can post updates"
+            )
+
+
+async def _post_init(app: App) -> None:
+    b = bridge_of(app)
+    b.rasa = RasaClient(b.cfg.rasa_url, b.cfg.rasa_timeout)
+    b.deliverer = Deliverer(app, b)
+    b.deliverer.start()
+    if not b.cfg.staff_user_ids:
+        log.warning("STAFF_USER_IDS is empty: nobody may act on tickets in the staff group")
+    log.info("Telegram bridge running (%s), Rasa at %s", b.cfg.telegram_mode, b.cfg.rasa_url)
+
+
+async def _post_stop(app: App) -> None:
+    b = bridge_of(app)
+    if b.deliverer is not None:
+        await b.deliverer.stop(STOP_GRACE_SECONDS)
+
+
+async def _post_shutdown(app: App) -> None:
+    b = bridge_of(app)
+    await _post_stop(app)
+    if b.rasa is not None:
+        await b.rasa.close()
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log, never crash: the next update is handled as usual."""
+    log.error("error while handling an update: %s", context.error, exc_info=context.error)
+
+
+def build_application(cfg: Settings, *, rate_window: float = 60.0) -> App:
+    """The bridge's Application for `cfg` (not started). `rate_window` is for tests."""
+    check_config(cfg)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    persistence = PicklePersistence(
+        cfg.data_dir / PERSISTENCE_FILE,
+        store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
+        update_interval=PERSIST_EVERY_SECONDS,
+    )
+    builder = (
+        ApplicationBuilder()
+        .token(cfg.telegram_token)
+        .persistence(persistence)
+        .job_queue(None)  # the outbox has its own task; PTB's JobQueue needs a newer APScheduler than Rasa's
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .connect_timeout(10.0)
+        .read_timeout(cfg.telegram_timeout)
+        .write_timeout(cfg.telegram_timeout)
+        .media_write_timeout(max(cfg.telegram_timeout, 60.0))
+        .pool_timeout(10.0)
+        .post_init(_post_init)
+        .post_stop(_post_stop)
+        .post_shutdown(_post_shutdown)
+    )
+    if cfg.telegram_base_url:
+        base = cfg.telegram_base_url.rstrip("/")
+        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    app = builder.build()
+    app.bot_data[BRIDGE_KEY] = Bridge(
+        cfg=cfg,
+        store=store_for(cfg.database_url),
+        limiter=RateLimiter(cfg.rate_limit_per_minute, rate_window),
+    )
+    staff.add_handlers(app, cfg.staff_chat_id)
+    resident.add_handlers(app, cfg.staff_chat_id)
+    app.add_error_handler(_on_error)
+    return app
+
+
+def run(app: App, cfg: Settings, **options: Any) -> None:
+    """Run until stopped: long polling, or a webhook server when TELEGRAM_MODE=webhook.
+
+    The webhook server listens on XUNWU_HOST:TELEGRAM_WEBHOOK_PORT at the path of
+    TELEGRAM_WEBHOOK_URL (a reverse proxy in front keeps the path) and checks Telegram's
+    secret token header. `options` go to PTB (tests pass stop_signals=None).
+    """
+    if cfg.telegram_mode == "webhook":
+        app.run_webhook(
+            listen=cfg.host,
+            port=cfg.webhook_port,
+            url_path=urlparse(cfg.webhook_url).path.strip("/"),
+            webhook_url=cfg.webhook_url,
+            secret_token=cfg.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+            bootstrap_retries=-1,
+            **options,
+        )
+    else:
+        app.run_polling(
+            allowed_updates=Update.ALL_TYPES,
+            poll_interval=0.0,
+            timeout=POLL_TIMEOUT_SECONDS,
+            bootstrap_retries=-1,
+            **options,
+        )

@@ -1,0 +1,294 @@
+"""Resident side: private chats forwarded to Rasa; commands, speech, voice messages, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from telegram import ReplyKeyboardRemove, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from actions.fields import CATEGORIES, fold
+from bot.outgoing import digit_keyboard, send_texts
+from bot.rasa import RasaUnavailable
+from bot.runtime import BRIDGE_KEY, Bridge, Verdict, sender_id
+from bot.speaking import change_rate, current_rate, set_voice, speak, speed_word, voice_enabled
+from common.texts import say
+from tickets.schema import utcnow
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+Handler = Callable[[Update, Context], Awaitable[None]]
+
+PENDING_VOICE = "pending_voice"
+# Words that ask for a person; while Rasa is down the bridge records the request itself.
+HELP_WORDS = ("转人工", "人工", "求助")
+OTHER_CATEGORY = CATEGORIES[-1]
+# A second "转人工" during the same outage reuses the ticket made this long ago.
+DOWN_TICKET_REUSE = timedelta(minutes=30)
+
+
+def bridge(context: Context) -> Bridge:
+    return context.bot_data[BRIDGE_KEY]
+
+
+def wants_person(text: str) -> bool:
+    folded = fold(text)
+    return any(word in folded for word in HELP_WORDS)
+
+
+def parse_replies(replies: Sequence[dict[str, Any]]) -> tuple[list[str], list[str], bool | None]:
+    """Rasa's REST replies → (texts, keyboard labels, voice switch or None)."""
+    texts: list[str] = []
+    labels: list[str] = []
+    voice: bool | None = None
+    for item in replies:
+        if item.get("text"):
+            texts.append(str(item["text"]))
+        if item.get("buttons"):
+            labels = []
+            for button in item["buttons"]:
+                payload = str(button.get("payload") or "")
+                labels.append(payload if payload and not payload.startswith("/") else str(button.get("title", "")))
+        custom = item.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("voice"), bool):
+            voice = custom["voice"]
+    return texts, [label for label in labels if label], voice
+
+
+async def reply(update: Update, context: Context, texts: Sequence[str], keyboard: Sequence[str] = ()) -> None:
+    """Answer in the person's chat: text with a digit keyboard (or none), then speech if on."""
+    chat_id = update.effective_chat.id
+    markup = digit_keyboard(keyboard) if keyboard else ReplyKeyboardRemove()
+    await send_texts(context.bot, chat_id, texts, markup)
+    if texts and voice_enabled(context.user_data):
+        rate = current_rate(context.user_data, bridge(context).cfg.tts_rate)
+        await speak(context.bot, chat_id, "\n".join(texts), rate)
+
+
+def in_order(callback: Handler) -> Handler:
+    """Handle one chat's updates one at a time, in the order they came (updates run concurrently)."""
+
+    @functools.wraps(callback)
+    async def wrapper(update: Update, context: Context) -> None:
+        async with bridge(context).lock(update.effective_chat.id):
+            await callback(update, context)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- limits
+
+
+async def guard(update: Update, context: Context) -> None:
+    """Per-person rate limit, before any other handler: excess messages go nowhere."""
+    user = update.effective_user
+    if user is None:
+        return
+    verdict = bridge(context).limiter.check(user.id)
+    if verdict is Verdict.ALLOW:
+        return
+    log.info("rate limit: dropped a message from user %s", user.id)
+    if verdict is Verdict.NOTIFY:
+        await send_texts(context.bot, update.effective_chat.id, [say("utter_bot_rate_limited")])
+    raise ApplicationHandlerStop
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@in_order
+async def cmd_start(update: Update, context: Context) -> None:
+    await reply(update, context, [say("utter_bot_start")])
+
+
+@in_order
+async def cmd_help(update: Update, context: Context) -> None:
+    await reply(update, context, [say("utter_bot_help")])
+
+
+@in_order
+async def cmd_voice(update: Update, context: Context) -> None:
+    """/voice: speech on ↔ off."""
+    user_data = context.user_data
+    on = not voice_enabled(user_data)
+    set_voice(user_data, on)
+    rate = current_rate(user_data, bridge(context).cfg.tts_rate)
+    state = say("utter_word_on" if on else "utter_word_off")
+    await reply(update, context, [say("utter_bot_voice_state", state=state, speed=speed_word(rate))])
+
+
+async def _change_speed(update: Update, context: Context, step: int) -> None:
+    rate, changed = change_rate(context.user_data, bridge(context).cfg.tts_rate, step)
+    name = "utter_bot_speed" if changed else "utter_bot_speed_limit"
+    await reply(update, context, [say(name, speed=speed_word(rate))])
+
+
+@in_order
+async def cmd_slower(update: Update, context: Context) -> None:
+    await _change_speed(update, context, -1)
+
+
+@in_order
+async def cmd_faster(update: Update, context: Context) -> None:
+    await _change_speed(update, context, +1)
+
+
+@in_order
+async def cmd_unknown(update: Update, context: Context) -> None:
+    """Any other /command: never forwarded (Rasa would read "/x" as an intent)."""
+    await reply(update, context, [say("utter_bot_help")])
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@in_order
+async def on_text(update: Update, context: Context) -> None:
+    """A text message: the pending voice question, else (cut if too long) to Rasa."""
+    cfg = bridge(context).cfg
+    text = (update.message.text or "").strip()
+    pending = context.user_data.pop(PENDING_VOICE, None)
+    if pending and text:
+        if fold(text) == "1":
+            await forward_voice(update, context, pending["file_id"])
+            return
+        if fold(text) == "2":
+            await reply(update, context, [say("utter_bot_voice_declined")])
+            return
+    notices: list[str] = []
+    if len(text) > cfg.max_message_chars:
+        text = text[: cfg.max_message_chars].strip()
+        notices.append(say("utter_bot_too_long", limit=cfg.max_message_chars))
+    text = text.lstrip("/").strip()
+    if not text:
+        await reply(update, context, [say("utter_empty")])
+        return
+    await converse(update, context, text, notices)
+
+
+async def converse(update: Update, context: Context, text: str, notices: list[str]) -> None:
+    """One message through Rasa; its replies back (or an apology, or a ticket while down)."""
+    b = bridge(context)
+    chat, user = update.effective_chat, update.effective_user
+    sender = sender_id(chat.id, user.id)
+    with contextlib.suppress(TelegramError):
+        await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    try:
+        replies = await b.rasa.send(sender, text)
+    except RasaUnavailable as exc:
+        log.warning("Rasa unavailable for %s: %s", sender, exc)
+        if wants_person(text):
+            await reply(update, context, [*notices, await record_while_down(b, sender, user.first_name, text)])
+        else:
+            b.remember(sender, text)
+            await reply(update, context, [*notices, say("utter_bot_service_down")])
+        return
+    b.remember(sender, text)
+    texts, keyboard, voice = parse_replies(replies)
+    if voice is not None:
+        set_voice(context.user_data, voice)
+    await reply(update, context, [*notices, *texts], keyboard)
+
+
+async def record_while_down(b: Bridge, sender: str, first_name: str, text: str) -> str:
+    """Store a help request with the person's last messages; the sentence to answer with."""
+    earlier = [m for m in b.recent(sender) if not wants_person(m)]
+    description = (
+        say("utter_staff_desc_down", messages="；".join(earlier)) if earlier else say("utter_staff_desc_down_empty")
+    )
+    try:
+        latest = await asyncio.to_thread(b.store.for_sender, sender, 1)
+        if latest and latest[0].state == "new" and utcnow() - latest[0].created_at < DOWN_TICKET_REUSE:
+            return say("utter_bot_down_recorded", ticket=latest[0].number)
+        ticket = await asyncio.to_thread(
+            b.store.create,
+            sender,
+            contact_name=(first_name or "")[:64],
+            phone="",
+            township="",
+            category=OTHER_CATEGORY,
+            description=description,
+        )
+    except Exception:  # noqa: BLE001 - the person must hear that it failed
+        log.exception("could not store a help request while Rasa is down")
+        return say("utter_ticket_failed")
+    log.info("ticket %s stored by the bridge for %s (Rasa down)", ticket.number, sender)
+    b.wake_deliverer()
+    return say("utter_bot_down_recorded", ticket=ticket.number)
+
+
+@in_order
+async def on_voice(update: Update, context: Context) -> None:
+    """A voice message: offer to pass it to staff (1) or not (2)."""
+    context.user_data[PENDING_VOICE] = {"file_id": update.message.voice.file_id}
+    await reply(update, context, [say("utter_bot_voice_message")], ["1", "2"])
+
+
+async def forward_voice(update: Update, context: Context, file_id: str) -> None:
+    """The person agreed: a ticket with the audio attached; staff get card and audio."""
+    b = bridge(context)
+    chat, user = update.effective_chat, update.effective_user
+    try:
+        ticket = await asyncio.to_thread(
+            b.store.create,
+            sender_id(chat.id, user.id),
+            contact_name=(user.first_name or "")[:64],
+            phone="",
+            township="",
+            category=OTHER_CATEGORY,
+            description=say("utter_staff_desc_voice"),
+            audio_file=file_id,
+        )
+    except Exception:  # noqa: BLE001 - the person must hear that it failed
+        log.exception("could not store a voice help request")
+        await reply(update, context, [say("utter_ticket_failed")])
+        return
+    log.info("ticket %s stored for a voice message from chat %s", ticket.number, chat.id)
+    b.wake_deliverer()
+    await reply(update, context, [say("utter_bot_voice_forwarded", ticket=ticket.number)])
+
+
+@in_order
+async def on_unsupported(update: Update, context: Context) -> None:
+    await reply(update, context, [say("utter_bot_unsupported")])
+
+
+UNSUPPORTED = (
+    filters.ATTACHMENT | filters.LOCATION | filters.VENUE | filters.CONTACT | filters.POLL | filters.Dice.ALL
+) & ~filters.VOICE
+
+
+def add_handlers(app: Application[Any, Any, Any, Any, Any, Any], staff_chat_id: int | None) -> None:
+    """Register the resident handlers (private chats other than the staff chat)."""
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    if staff_chat_id is not None:
+        private = private & ~filters.Chat(staff_chat_id)
+    app.add_handler(MessageHandler(private, guard), group=-1)
+    for name, callback in (
+        ("start", cmd_start),
+        ("help", cmd_help),
+        ("voice", cmd_voice),
+        ("slower", cmd_slower),
+        ("faster", cmd_faster),
+    ):
+        app.add_handler(CommandHandler(name, callback, filters=private))
+    app.add_handler(MessageHandler(private & filters.COMMAND, cmd_unknown))
+    app.add_handler(MessageHandler(private & filters.VOICE, on_voice))
+    app.add_handler(MessageHandler(private & filters.TEXT, on_text))
+    app.add_handler(MessageHandler(private & UNSUPPORTED, on_unsupported))
