@@ -117,8 +117,10 @@ class ActionAnswer(Action):
             )
             ids = list(dict.fromkeys(e.id for e in entries))
             _log_question(tracker, "clarify", ids)
+            # A follow-up instead of a digit ("要去哪里申请") is taken as about the first option.
             return [
                 SlotSet("answer_sources", ids),
+                SlotSet("topic", options[0]),
                 SlotSet("pending", {"type": "clarify", "options": options}),
             ]
         if decision == "out_of_scope" or intent == "out_of_scope":

@@ -89,6 +89,7 @@ async def test_clarify_offers_numbered_choices(
     # three options, from two knowledge IDs: each ID once, best first
     assert events == [
         SlotSet("answer_sources", ["m1.5", "m7.2"]),
+        SlotSet("topic", CLARIFY_OPTIONS[0]),
         SlotSet("pending", {"type": "clarify", "options": CLARIFY_OPTIONS}),
     ]
     options = f"1 {titles[0]}\n2 {titles[1]}\n3 {titles[2]}\n4 都不是"
