@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import platform
@@ -254,7 +255,8 @@ def py_spy() -> str | None:
 def profiled(pids: dict[str, int], label: str, rate: int = 50) -> Iterator[dict[str, Path]]:
     """Sample each process with py-spy (raw collapsed stacks) while the block runs.
 
-    Yields {name: output path} (empty when py-spy is missing). Needs ptrace rights on the pids.
+    Yields {name: output path} (.txt.gz, written when the block ends; empty when py-spy is missing).
+    Needs ptrace rights on the pids.
     """
     import signal
 
@@ -264,6 +266,7 @@ def profiled(pids: dict[str, int], label: str, rate: int = 50) -> Iterator[dict[
         return
     PROFILES.mkdir(parents=True, exist_ok=True)
     outs = {name: PROFILES / f"{label}-{name}.txt" for name in pids}
+    gzipped = {name: path.with_name(path.name + ".gz") for name, path in outs.items()}
     procs = [
         subprocess.Popen(
             [exe, "record", "-p", str(pid), "-r", str(rate), "-f", "raw", "-o", str(outs[name]), "--nonblocking"],
@@ -274,7 +277,7 @@ def profiled(pids: dict[str, int], label: str, rate: int = 50) -> Iterator[dict[
     ]
     time.sleep(1.0)  # let py-spy attach before the measured work starts
     try:
-        yield outs
+        yield gzipped
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGINT)
@@ -284,6 +287,10 @@ def profiled(pids: dict[str, int], label: str, rate: int = 50) -> Iterator[dict[
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        for name, path in outs.items():  # raw stacks are large: keep them gzipped
+            if path.is_file():
+                gzipped[name].write_bytes(gzip.compress(path.read_bytes()))
+                path.unlink()
 
 
 def profile_summary(path: Path, buckets: dict[str, str], rate: int = 50, top: int = 12) -> dict:
@@ -292,10 +299,12 @@ def profile_summary(path: Path, buckets: dict[str, str], rate: int = 50, top: in
 
     if not path.is_file():
         return {}
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.suffix == ".gz" else raw).decode(errors="replace")
     total = 0
     inclusive = dict.fromkeys(buckets, 0)
     leaf: dict[str, int] = {}
-    for line in path.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from knowledge.base import load
 from knowledge.importer import POLICY_INTENT
-from knowledge.retrieval import OUT_OF_SCOPE, Params, Retriever
+from knowledge.retrieval import OUT_OF_SCOPE, Decision, Params, Retriever
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,10 @@ KNOWLEDGE_KEY = "knowledge"
 CONTENT_INTENTS = {POLICY_INTENT, OUT_OF_SCOPE, "nlu_fallback", None}
 # Small talk that may open a real question ("你好，我想问护理补贴"): a confident answer wins.
 CHITCHAT_INTENTS = {"greet", "goodbye", "thanks"}
+FOLLOWUP_INTENT = "ask_followup"
+# A message needs the knowledge only if it has a letter or a Chinese character.
+WORDY = re.compile(r"[^\W\d_]")
+RECENT_DECISIONS = 2048
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -59,6 +65,7 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
         self._storage = model_storage
         self._resource = resource
         self.retriever = retriever
+        self._recent: OrderedDict[str, Decision] = OrderedDict()
 
     @staticmethod
     def _embedder(config: dict[str, Any]):  # noqa: ANN205 - lazy import of torch
@@ -123,12 +130,29 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
             return
         if self.retriever is None:
             return
-        intent = message.get(INTENT) or {}
-        name = intent.get("name")
-        decision = self.retriever.decide(text)
+        name = (message.get(INTENT) or {}).get("name")
+        if name not in CONTENT_INTENTS | CHITCHAT_INTENTS | {FOLLOWUP_INTENT}:
+            return  # a choice, a yes, a help request…: no knowledge needed (and no embedding spent)
+        if not WORDY.search(text):
+            # Digits and signs only (a phone number typed outside the form): nothing to look up.
+            message.set(INTENT, {"name": "nlu_fallback", "confidence": 1.0}, add_to_output=True)
+            return
+        decision = self._decide(text)
         message.set(KNOWLEDGE_KEY, decision.as_dict(), add_to_output=True)
         if name in CONTENT_INTENTS or (name in CHITCHAT_INTENTS and decision.kind == "answer"):
             new = OUT_OF_SCOPE if decision.kind == "out_of_scope" else POLICY_INTENT
             sure = 1.0 - decision.p_scope if new == OUT_OF_SCOPE else decision.p_scope
             logger.debug("knowledge: %s -> %s (%s)", name, new, decision.kind)
             message.set(INTENT, {"name": new, "confidence": round(sure, 4)}, add_to_output=True)
+
+    def _decide(self, text: str) -> Decision:
+        """The retriever's decision, remembered for repeated questions (most are)."""
+        found = self._recent.get(text)
+        if found is None:
+            found = self.retriever.decide(text)
+            self._recent[text] = found
+            if len(self._recent) > RECENT_DECISIONS:
+                self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(text)
+        return found

@@ -67,6 +67,9 @@ def child_env(cfg: Settings) -> dict[str, str]:
         SANIC_HOST=cfg.host,
         RASA_TELEMETRY_ENABLED="false",
         TQDM_DISABLE="1",  # no progress bars in logs
+        # One math thread per server: on 2 cores, two servers each spinning two threads
+        # cost more CPU per turn under load (bench/latency.py, bench/load.py measured both).
+        OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
     )
     return env
 

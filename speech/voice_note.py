@@ -1,7 +1,7 @@
 """Telegram voice notes: normalise → split → synthesise (WAV) → encode (OGG/Opus) → cache.
 
 Telegram shows a voice note only for OGG/Opus, so every chunk of an answer is spoken to a
-WAV by `speech.tts` and encoded with `opusenc --bitrate 24 --downmix-mono`. The OGG files
+WAV by `speech.tts` and encoded with `opusenc --bitrate 24 --comp 5 --cvbr --downmix-mono`. The OGG files
 are cached under `settings().data_dir / "speech-cache"`, named by the sha256 of
 (normalised chunk, voice, rate), and written atomically (temporary file + os.replace), so a
 cached file is always complete and the same chunk is never synthesised twice.
@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 CACHE_DIRNAME = "speech-cache"
 MAX_CHUNK_CHARS = 120
 OPUS_BITRATE = 24
+# Encoder complexity 5 with constrained VBR: a third of the CPU of the default (complexity
+# 10) at the same 24 kbit/s (bench/speech_bench.py measured the variants).
+OPUS_SPEED_OPTIONS = ["--comp", "5", "--cvbr"]
 _SENTENCE_ENDS = "。！？；"
 
 
@@ -139,7 +142,7 @@ def split_chunks(text: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
 
 def cache_key(chunk: str, voice: str, rate: int) -> str:
     """sha256 of (normalised chunk, voice, rate)."""
-    payload = json.dumps([chunk, voice, int(rate)], ensure_ascii=False)
+    payload = json.dumps([chunk, voice, int(rate), OPUS_BITRATE, OPUS_SPEED_OPTIONS], ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -171,7 +174,7 @@ def encode_opus(wav: Path, ogg: Path) -> Path:
 
 
 def _encode_opus(wav: Path, ogg: Path) -> float:
-    """Encode with `opusenc --bitrate 24 --downmix-mono`; returns seconds spent encoding.
+    """Encode with `opusenc --bitrate 24 --comp 5 --cvbr --downmix-mono`; returns seconds spent.
 
     At most one opusenc per core runs at a time; waiting for a slot is not counted.
     """
@@ -180,7 +183,7 @@ def _encode_opus(wav: Path, ogg: Path) -> float:
         raise SpeechError("opusenc not found (install the opus-tools package)")
     ogg.parent.mkdir(parents=True, exist_ok=True)
     tmp = ogg.with_name(f".{ogg.stem[:40]}.{uuid.uuid4().hex[:12]}.tmp.ogg")
-    cmd = [exe, "--bitrate", str(OPUS_BITRATE), "--downmix-mono", "--quiet"]
+    cmd = [exe, "--bitrate", str(OPUS_BITRATE), *OPUS_SPEED_OPTIONS, "--downmix-mono", "--quiet"]
     try:
         with _encode_slots:
             start = time.perf_counter()
