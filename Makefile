@@ -24,4 +24,4 @@ bench: setup
 	@PYTHONPATH=$(CURDIR) .venv/bin/python -m bench
 
 lint:
-	@.venv/bin/ruff check .
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -15,7 +15,6 @@ from tickets.schema import to_local
 logger = logging.getLogger(__name__)
 
 
-
 def _state_word(state: str) -> str:
     from common.texts import say
 

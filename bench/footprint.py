@@ -74,8 +74,13 @@ def training_time() -> dict:
         start = time.monotonic()
         with log.open("wb") as out:
             proc = subprocess.run(
-                [sys.executable, "-c", _TRAIN_CHILD], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                timeout=TRAIN_TIMEOUT, check=False,
+                [sys.executable, "-c", _TRAIN_CHILD],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=TRAIN_TIMEOUT,
+                check=False,
             )
         wall = time.monotonic() - start
         text = log.read_text(errors="replace")
@@ -110,8 +115,13 @@ def install_time() -> dict:
         start = time.monotonic()
         with log.open("wb") as out:
             proc = subprocess.run(
-                ["bash", "scripts/setup.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                timeout=INSTALL_TIMEOUT, check=False,
+                ["bash", "scripts/setup.sh"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=INSTALL_TIMEOUT,
+                check=False,
             )
         setup_s = time.monotonic() - start
         if proc.returncode != 0:
@@ -119,7 +129,12 @@ def install_time() -> dict:
         start = time.monotonic()
         build = subprocess.run(
             [str(venv / "bin" / "python"), "scripts/build_embedding_model.py", "--out", f"{tmp}/e5", "--quiet"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT,
+            check=False,
         )
         model_s = time.monotonic() - start
         pip_cache = Path(tmp) / "pip-cache"
@@ -146,9 +161,7 @@ def combine(after_warmup: dict, load_result: dict | None, training: dict | None,
     previous = _previous()
     under_load = {}
     for level in (load_result or {}).get("levels", []):
-        under_load[str(level["users"])] = {
-            name: m["max_mib"] for name, m in level.get("memory", {}).items()
-        }
+        under_load[str(level["users"])] = {name: m["max_mib"] for name, m in level.get("memory", {}).items()}
     return {
         "memory_after_warmup": after_warmup,
         "memory_under_load_max_mib": under_load,
@@ -167,8 +180,9 @@ def run(training: bool = False, install: bool = False) -> dict:
         load.warm_up(running)
         after = memory_now(running)
         level = load.measure_level(running, 20, 20.0)
-    result = combine(after, {"levels": [level]}, training_time() if training else None,
-                     install_time() if install else None)
+    result = combine(
+        after, {"levels": [level]}, training_time() if training else None, install_time() if install else None
+    )
     save("footprint", result)
     return result
 

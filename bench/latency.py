@@ -311,6 +311,7 @@ def run(turns: int = MEASURED_TURNS) -> dict:
 
 def markdown(result: dict) -> str:
     """The latency table of BENCHMARKS.md."""
+
     def row(name: str, s: dict) -> str:
         if not s.get("n"):
             return f"| {name} | 0 | – | – | – | – |"

@@ -157,9 +157,7 @@ def variants(texts: list[str], max_chunks: int = VARIANT_CHUNKS, repeats: int = 
         wavs = [work / f"c{i}.wav" for i in range(len(chunks))]
         self0 = _self_cpu()
         rate = clamp_rate(None)
-        synth_s = sum(
-            synthesize_timed(c, w, rate=rate, voice=cfg.tts_voice) for c, w in zip(chunks, wavs, strict=True)
-        )
+        synth_s = sum(synthesize_timed(c, w, rate=rate, voice=cfg.tts_voice) for c, w in zip(chunks, wavs, strict=True))
         out["synth_pyttsx3"] = {
             "s_per_100_chars": round(synth_s * per100, 3),
             "cpu_s_per_100_chars": round((_self_cpu() - self0) * per100, 3),
@@ -170,7 +168,8 @@ def variants(texts: list[str], max_chunks: int = VARIANT_CHUNKS, repeats: int = 
             for c, w in zip(chunks, cli, strict=True):
                 subprocess.run(
                     ["espeak-ng", "-v", cfg.tts_voice, "-s", str(clamp_rate(None)), "-w", str(w), "--", c],
-                    check=True, capture_output=True,
+                    check=True,
+                    capture_output=True,
                 )
             out["synth_espeak_cli"] = {
                 "s_per_100_chars": round((time.perf_counter() - start) * per100, 3),

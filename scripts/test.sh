@@ -12,6 +12,7 @@ step() { printf '\n==== %s\n' "$*"; }
 
 step "ruff"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 
 step "knowledge truth check"
 $PY -m knowledge.truth

@@ -166,9 +166,7 @@ _MEASURE_TWO = (
     "公斤|倍|类|万|千|亿|套|台|辆|间|份|批|门|趟|声|句|双|对|点"
 )
 
-_UNIT_WORDS = (
-    "元|块|角|万|千|百|亿|个|人|名|户|项|次|岁|所|家|位|件|张|条|本|天|年|月|日|号|%|‰"
-)
+_UNIT_WORDS = "元|块|角|万|千|百|亿|个|人|名|户|项|次|岁|所|家|位|件|张|条|本|天|年|月|日|号|%|‰"
 
 
 def _ordinal(n: int) -> str:
@@ -196,10 +194,7 @@ def _cn_numeral_value(text: str) -> int | None:
 
 def _prepare(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_FULLWIDTH)
-    return "".join(
-        f"，第{int_to_chinese(_CIRCLED[ord(c)])}，" if ord(c) in _CIRCLED else c
-        for c in text
-    )
+    return "".join(f"，第{int_to_chinese(_CIRCLED[ord(c)])}，" if ord(c) in _CIRCLED else c for c in text)
 
 
 def _markdown(text: str) -> str:
@@ -210,9 +205,7 @@ def _markdown(text: str) -> str:
     for line in text.split("\n"):
         if re.fullmatch(r"\s*([-*_=])(\s*\1){2,}\s*", line):  # horizontal rule
             continue
-        if (
-            re.fullmatch(r"\s*\|?[\s:|-]*-[\s:|-]*\|?\s*", line) and "|" in line
-        ):  # table rule
+        if re.fullmatch(r"\s*\|?[\s:|-]*-[\s:|-]*\|?\s*", line) and "|" in line:  # table rule
             continue
         line = re.sub(r"^\s*(?:>\s*)+", "", line)  # blockquote
         line = re.sub(r"^\s*#{1,6}\s*", "", line)  # heading
@@ -226,13 +219,9 @@ def _markdown(text: str) -> str:
 
 
 def _urls(text: str) -> str:
-    text = re.sub(
-        r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", EMAIL_SPOKEN, text
-    )
+    text = re.sub(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", EMAIL_SPOKEN, text)
     stop = r"[^\s，。！？；、（）()【】<>\"“”‘’《》]"
-    text = re.sub(
-        rf"(?:https?://|ftp://|www\.){stop}+", URL_SPOKEN, text, flags=re.IGNORECASE
-    )
+    text = re.sub(rf"(?:https?://|ftp://|www\.){stop}+", URL_SPOKEN, text, flags=re.IGNORECASE)
     text = re.sub(
         rf"(?<![A-Za-z0-9.@])(?:[A-Za-z0-9-]+\.)+(?:cn|com|net|org|gov|edu|info|io|top)"
         rf"(?![A-Za-z0-9])(?:[/:]{stop}*)?",
@@ -241,9 +230,7 @@ def _urls(text: str) -> str:
         flags=re.IGNORECASE,
     )
     # one mention is enough when several links stand together
-    text = re.sub(
-        rf"({URL_SPOKEN}|{EMAIL_SPOKEN})(?:[\s，、；;,和或]*\1)+", r"\1", text
-    )
+    text = re.sub(rf"({URL_SPOKEN}|{EMAIL_SPOKEN})(?:[\s，、；;,和或]*\1)+", r"\1", text)
     return re.sub(rf"\s*({URL_SPOKEN}|{EMAIL_SPOKEN})\s*", r"，\1，", text)
 
 
@@ -280,9 +267,7 @@ def _doc_numbers(text: str) -> str:
         lambda m: _year(m.group(1)) + "年" + int_to_chinese(int(m.group(2))) + "号",
         text,
     )
-    return re.sub(
-        r"〔\s*((?:1[89]|20)\d{2})\s*〕", lambda m: _year(m.group(1)) + "年", text
-    )
+    return re.sub(r"〔\s*((?:1[89]|20)\d{2})\s*〕", lambda m: _year(m.group(1)) + "年", text)
 
 
 def _brackets(text: str) -> str:
@@ -314,9 +299,7 @@ def _brackets(text: str) -> str:
     # asides in parentheses become pauses; innermost first
     pattern = re.compile(r"[（(\[]([^（）()\[\]]*)[）)\]]")
     for _ in range(5):
-        new = pattern.sub(
-            lambda m: f"，{m.group(1).strip()}，" if m.group(1).strip() else "", text
-        )
+        new = pattern.sub(lambda m: f"，{m.group(1).strip()}，" if m.group(1).strip() else "", text)
         if new == text:
             break
         text = new
@@ -366,9 +349,7 @@ def _codes(text: str) -> str:
 
     words = sorted(_KNOWN_WORDS, key=len, reverse=True)
     text = re.sub(
-        r"(?<![A-Za-z0-9])(?:"
-        + "|".join(re.escape(w) for w in words)
-        + r")(?![A-Za-z0-9])",
+        r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(w) for w in words) + r")(?![A-Za-z0-9])",
         known,
         text,
         flags=re.IGNORECASE,
@@ -400,9 +381,7 @@ def _latin(text: str) -> str:
         w = m.group(0)
         if w.isupper() and len(w) <= 5:
             return " " + " ".join(w) + " "  # acronym: CT → C T
-        return (
-            " "  # other Latin words are not read (the voice would read them as pinyin)
-        )
+        return " "  # other Latin words are not read (the voice would read them as pinyin)
 
     return re.sub(r"[A-Za-z]+(?:['’-][A-Za-z]+)*", word, text)
 
@@ -426,9 +405,7 @@ def _numbers(text: str) -> str:
         lambda m: m.group(1) + m.group(2) + _phone_digits(m.group(3).lstrip("+")),
         text,
     )
-    text = re.sub(
-        r"(?<![\d.])1[3-9]\d{9}(?![\d.])", lambda m: _phone_digits(m.group(0)), text
-    )
+    text = re.sub(r"(?<![\d.])1[3-9]\d{9}(?![\d.])", lambda m: _phone_digits(m.group(0)), text)
     text = re.sub(
         r"(?<![\d.])(?:0\d{2,3}[\s\-]?\d{7,8}|[48]00[\s\-]?\d{3}[\s\-]?\d{4})(?![\d.])",
         lambda m: _phone_digits(m.group(0)),
@@ -447,9 +424,7 @@ def _numbers(text: str) -> str:
             return m.group(0)
         return f"{_year(y)}年{int_to_chinese(mo)}月{int_to_chinese(d)}日"
 
-    text = re.sub(
-        r"(?<![\d.])((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.])", ymd, text
-    )
+    text = re.sub(r"(?<![\d.])((?:19|20)\d{2})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d.])", ymd, text)
     text = re.sub(
         r"(?<![\d.])((?:19|20)\d{2})[-/.](0[1-9]|1[0-2])(?![\d年])",
         lambda m: f"{_year(m.group(1))}年{int_to_chinese(int(m.group(2)))}月",
@@ -460,9 +435,7 @@ def _numbers(text: str) -> str:
         minute = int(mi)
         if minute == 0:
             return int_to_chinese(int(h)) + "点"
-        spoken = (
-            int_to_chinese(minute) if minute >= 10 else "零" + int_to_chinese(minute)
-        )
+        spoken = int_to_chinese(minute) if minute >= 10 else "零" + int_to_chinese(minute)
         return int_to_chinese(int(h)) + "点" + spoken + "分"
 
     time = r"([01]?\d|2[0-3])[:：]([0-5]\d)(?![\d:：])"
@@ -496,17 +469,11 @@ def _numbers(text: str) -> str:
     # percentages
     text = re.sub(
         rf"({_NUM})\s*%?\s*{_RANGE}\s*({_NUM})\s*%",
-        lambda m: (
-            f"百分之{number_to_chinese(m.group(1))}到百分之{number_to_chinese(m.group(2))}"
-        ),
+        lambda m: f"百分之{number_to_chinese(m.group(1))}到百分之{number_to_chinese(m.group(2))}",
         text,
     )
-    text = re.sub(
-        rf"({_NUM})\s*%", lambda m: "百分之" + number_to_chinese(m.group(1)), text
-    )
-    text = re.sub(
-        rf"({_NUM})\s*‰", lambda m: "千分之" + number_to_chinese(m.group(1)), text
-    )
+    text = re.sub(rf"({_NUM})\s*%", lambda m: "百分之" + number_to_chinese(m.group(1)), text)
+    text = re.sub(rf"({_NUM})\s*‰", lambda m: "千分之" + number_to_chinese(m.group(1)), text)
 
     # money: ¥80 → 八十元, 1.50元 → 一点五元
     text = re.sub(rf"[¥￥]\s*({_NUM})(\s*元)?", r"\1元", text)
@@ -516,16 +483,12 @@ def _numbers(text: str) -> str:
         lambda m: m.group(1) + ("." + m.group(2) if m.group(2) else ""),
         text,
     )
-    text = re.sub(
-        r"(元|块)\s*/\s*(?=[\u4e00-\u9fff])", r"\1每", text
-    )  # 80元/月 → 八十元每月
+    text = re.sub(r"(元|块)\s*/\s*(?=[\u4e00-\u9fff])", r"\1每", text)  # 80元/月 → 八十元每月
 
     # fractions, arithmetic, ranges, signs
     text = re.sub(
         r"(?<![\d/.])(\d+)\s*/\s*(\d+)(?![\d/.])",
-        lambda m: (
-            int_to_chinese(int(m.group(2))) + "分之" + int_to_chinese(int(m.group(1)))
-        ),
+        lambda m: int_to_chinese(int(m.group(2))) + "分之" + int_to_chinese(int(m.group(1))),
         text,
     )
     text = re.sub(r"(?<=\d)\s*\+\s*(?=\d)", "加", text)
@@ -536,13 +499,7 @@ def _numbers(text: str) -> str:
     # 第1、2项 → 第一、二项
     text = re.sub(
         r"第(\d+)((?:、\d+)+)",
-        lambda m: (
-            "第"
-            + "、".join(
-                int_to_chinese(int(x))
-                for x in [m.group(1), *m.group(2).split("、")[1:]]
-            )
-        ),
+        lambda m: "第" + "、".join(int_to_chinese(int(x)) for x in [m.group(1), *m.group(2).split("、")[1:]]),
         text,
     )
     # a lone 2 before a measure word is 两 (2个 → 两个), not after 第
@@ -551,9 +508,7 @@ def _numbers(text: str) -> str:
     return re.sub(r"\d+(?:\.\d+)*", lambda m: number_to_chinese(m.group(0)), text)
 
 
-_ASCII_PUNCT = str.maketrans(
-    {",": "，", ";": "；", "!": "！", "?": "？", ":": "：", "/": "、"}
-)
+_ASCII_PUNCT = str.maketrans({",": "，", ";": "；", "!": "！", "?": "？", ":": "：", "/": "、"})
 _PUNCT = "，、：；。！？"
 
 

@@ -84,9 +84,7 @@ def check_wav(path: Path) -> WavInfo:
                 raise IncompleteWavError(f"{path}: not a RIFF/WAVE file")
             riff_size = struct.unpack("<I", head[4:8])[0]
             if riff_size + 8 not in (size, size - 1):
-                raise IncompleteWavError(
-                    f"{path}: RIFF size {riff_size + 8} != file length {size}"
-                )
+                raise IncompleteWavError(f"{path}: RIFF size {riff_size + 8} != file length {size}")
             fmt: tuple[int, int, int, int] | None = None
             data_size: int | None = None
             offset = 12
@@ -97,15 +95,11 @@ def check_wav(path: Path) -> WavInfo:
                     raw = f.read(16)
                     if len(raw) < 16:
                         raise IncompleteWavError(f"{path}: short fmt chunk")
-                    _tag, channels, rate, _bps, block_align, bits = struct.unpack(
-                        "<HHIIHH", raw
-                    )
+                    _tag, channels, rate, _bps, block_align, bits = struct.unpack("<HHIIHH", raw)
                     fmt = (channels, rate, bits // 8, block_align)
                 elif chunk_id == b"data":
                     if offset + 8 + chunk_size > size:
-                        raise IncompleteWavError(
-                            f"{path}: data chunk of {chunk_size} bytes runs past the end"
-                        )
+                        raise IncompleteWavError(f"{path}: data chunk of {chunk_size} bytes runs past the end")
                     data_size = chunk_size
                 offset += 8 + chunk_size + (chunk_size & 1)
     except OSError as exc:
@@ -116,9 +110,7 @@ def check_wav(path: Path) -> WavInfo:
     frames = data_size // max(block_align, 1)
     if frames <= 0 or rate <= 0:
         raise IncompleteWavError(f"{path}: no audio frames")
-    return WavInfo(
-        channels=channels, sample_rate=rate, sample_width=width, frames=frames
-    )
+    return WavInfo(channels=channels, sample_rate=rate, sample_width=width, frames=frames)
 
 
 # --------------------------------------------------------------------------- pyttsx3
@@ -172,9 +164,7 @@ class _Pyttsx3Engine:
                 return
         raise SpeechError(f"espeak did not accept rate {rate}")
 
-    def synth(
-        self, text: str, out: Path, voice: str, rate: int, timeout: float
-    ) -> None:
+    def synth(self, text: str, out: Path, voice: str, rate: int, timeout: float) -> None:
         """Write `text` to `out` (caller holds the lock); returns when espeak is done."""
         if voice.lower() not in self.voices:
             raise SpeechError(f"espeak voice {voice!r} is not installed")
@@ -218,13 +208,10 @@ def _announce(backend: Backend, voice: str, *, forced: bool = False) -> None:
     if backend == PYTTSX3:
         log.info("speech: synthesising with pyttsx3 (espeak driver), voice %s", voice)
     elif forced:
-        log.info(
-            "speech: synthesising with the espeak-ng command line, voice %s", voice
-        )
+        log.info("speech: synthesising with the espeak-ng command line, voice %s", voice)
     else:
         log.warning(
-            "speech: pyttsx3 cannot be used here (%s); falling back to the espeak-ng "
-            "command line, voice %s",
+            "speech: pyttsx3 cannot be used here (%s); falling back to the espeak-ng command line, voice %s",
             _engine_error,
             voice,
         )
@@ -293,9 +280,7 @@ def synthesize(
     temporary name, checked with `check_wav`, and renamed into place; an incomplete
     result is synthesised once more, then SpeechError is raised.
     """
-    synthesize_timed(
-        text, out, rate=rate, voice=voice, backend=backend, timeout=timeout
-    )
+    synthesize_timed(text, out, rate=rate, voice=voice, backend=backend, timeout=timeout)
     return Path(out)
 
 
@@ -334,15 +319,11 @@ def synthesize_timed(
             return spent
         except SpeechError as exc:
             last = exc
-            log.warning(
-                "speech: attempt %d for %d chars failed: %s", attempt, len(text), exc
-            )
+            log.warning("speech: attempt %d for %d chars failed: %s", attempt, len(text), exc)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-    raise SpeechError(
-        f"could not synthesise a complete WAV for {len(text)} chars: {last}"
-    )
+    raise SpeechError(f"could not synthesise a complete WAV for {len(text)} chars: {last}")
 
 
 def _synth_once(

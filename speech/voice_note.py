@@ -117,10 +117,7 @@ def split_chunks(text: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
             continue
         if line[-1] not in _SENTENCE_ENDS:
             line += "。"
-        sentences.extend(
-            s.strip()
-            for s in re.findall(rf"[^{_SENTENCE_ENDS}]+[{_SENTENCE_ENDS}]*", line)
-        )
+        sentences.extend(s.strip() for s in re.findall(rf"[^{_SENTENCE_ENDS}]+[{_SENTENCE_ENDS}]*", line))
     chunks: list[str] = []
     current = ""
     for sentence in sentences:
@@ -207,9 +204,7 @@ def _encode_opus(wav: Path, ogg: Path) -> float:
     return spent
 
 
-def render_chunk(
-    chunk: str, ogg: Path, *, voice: str | None = None, rate: int | None = None
-) -> Path:
+def render_chunk(chunk: str, ogg: Path, *, voice: str | None = None, rate: int | None = None) -> Path:
     """Synthesise one speakable chunk and encode it to `ogg`, without the cache.
 
     Adds to `stats` the seconds of synthesis and of encoding (not of waiting for the
@@ -235,9 +230,7 @@ def render_chunk(
     return ogg
 
 
-def voice_note_for_chunk(
-    chunk: str, *, voice: str | None = None, rate: int | None = None
-) -> Path:
+def voice_note_for_chunk(chunk: str, *, voice: str | None = None, rate: int | None = None) -> Path:
     """The cached OGG/Opus file for one speakable chunk, made if missing (blocking)."""
     voice = voice or settings().tts_voice
     rate = clamp_rate(rate)
@@ -264,10 +257,7 @@ async def voice_notes(text: str, rate: int | None = None) -> list[Path]:
         return []
     voice = settings().tts_voice
     rate = clamp_rate(rate)
-    tasks = [
-        asyncio.to_thread(voice_note_for_chunk, c, voice=voice, rate=rate)
-        for c in chunks
-    ]
+    tasks = [asyncio.to_thread(voice_note_for_chunk, c, voice=voice, rate=rate) for c in chunks]
     return list(await asyncio.gather(*tasks))
 
 
@@ -301,9 +291,7 @@ def decode_opus(ogg: Path, wav: Path) -> Path:
         check=False,
     )
     if proc.returncode != 0:
-        raise SpeechError(
-            f"opusdec exited with {proc.returncode}: {proc.stderr.decode('utf-8', 'replace').strip()}"
-        )
+        raise SpeechError(f"opusdec exited with {proc.returncode}: {proc.stderr.decode('utf-8', 'replace').strip()}")
     return Path(wav)
 
 
@@ -333,13 +321,9 @@ def _pulse_running() -> bool:
     pactl = shutil.which("pactl")
     if pactl is None:
         runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-        return bool(os.environ.get("PULSE_SERVER")) or (
-            bool(runtime) and Path(runtime, "pulse", "native").exists()
-        )
+        return bool(os.environ.get("PULSE_SERVER")) or (bool(runtime) and Path(runtime, "pulse", "native").exists())
     try:
-        proc = subprocess.run(
-            [pactl, "info"], capture_output=True, timeout=3, check=False
-        )
+        proc = subprocess.run([pactl, "info"], capture_output=True, timeout=3, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0

@@ -74,7 +74,10 @@ def test_help_request_by_digits_stores_a_ticket_before_saying_its_number(service
     number = re.search(r"XW-[2-9A-Z]{5}", "\n".join(texts)).group(0)
     ticket = store_for(f"sqlite:///{services.data_dir / 'tickets.db'}").get(number)
     assert (ticket.contact_name, ticket.phone, ticket.township, ticket.category) == (
-        "王阿姨", "13812345678", "吉潭镇", "康复和辅助器具"
+        "王阿姨",
+        "13812345678",
+        "吉潭镇",
+        "康复和辅助器具",
     )
     assert ticket.sender_id == sender and ticket.state == "new"
     status = "\n".join(services.texts(sender, "查进度"))

@@ -138,9 +138,7 @@ class PushOptions(UserOptions, total=False):
 class ApiError(Exception):
     """A Bot API error: HTTP `status` with `{"ok": false, "description": ...}`."""
 
-    def __init__(
-        self, status: int, description: str, parameters: JSONDict | None = None
-    ):
+    def __init__(self, status: int, description: str, parameters: JSONDict | None = None):
         super().__init__(description)
         self.status = status
         self.description = description
@@ -354,9 +352,7 @@ _HTML_ENTITY = {
     "tg-emoji": "custom_emoji",
 }
 _TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s[^<>]*)?)>")
-_ATTR_RE = re.compile(
-    r"""([a-zA-Z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?"""
-)
+_ATTR_RE = re.compile(r"""([a-zA-Z-]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+)))?""")
 _HTML_CHARREF = re.compile(r"&(#\d+|#[xX][0-9a-fA-F]+|lt|gt|amp|quot);")
 
 
@@ -392,8 +388,7 @@ def _parse_html(text: str) -> tuple[str, list[JSONDict]]:
                 if stack[-1][0] != name:
                     expected = stack[-1][0]
                     raise fail(
-                        f"Unmatched end tag at byte offset {offset}, "
-                        f'expected "</{expected}>", found "</{name}>"'
+                        f'Unmatched end tag at byte offset {offset}, expected "</{expected}>", found "</{name}>"'
                     )
                 _, start, closed = stack.pop()
                 if closed is not None and pos > start:
@@ -406,10 +401,7 @@ def _parse_html(text: str) -> tuple[str, list[JSONDict]]:
                 }
                 entity: JSONDict | None = {"type": _HTML_ENTITY[name]}
                 if name == "span" and attrs.get("class") != "tg-spoiler":
-                    raise fail(
-                        'Tag "span" must have class "tg-spoiler" '
-                        f"at byte offset {offset}"
-                    )
+                    raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
                 if name == "a":
                     if not attrs.get("href"):
                         entity = None
@@ -488,19 +480,14 @@ def _parse_markdown_v2(text: str) -> str:
                 j += 2 if text[j] == "\\" else 1
             if j >= n:
                 kind = "Pre" if fence == "```" else "Code"
-                raise fail(
-                    f"Can't find end of {kind} entity at byte offset "
-                    f"{_byte_offset(text, i)}"
-                )
+                raise fail(f"Can't find end of {kind} entity at byte offset {_byte_offset(text, i)}")
             body = text[end:j]
             if fence == "```" and "\n" in body:
                 body = body.split("\n", 1)[1]
             out.append(re.sub(r"\\([`\\])", r"\1", body))
             i = j + len(fence)
             continue
-        marker = next(
-            (m for m in ("||", "__", "*", "_", "~") if text.startswith(m, i)), None
-        )
+        marker = next((m for m in ("||", "__", "*", "_", "~") if text.startswith(m, i)), None)
         if marker:
             if stack and stack[-1][0] == marker:
                 stack.pop()
@@ -519,10 +506,7 @@ def _parse_markdown_v2(text: str) -> str:
                 while j < n and text[j] != ")":
                     j += 2 if text[j] == "\\" else 1
                 if j >= n:
-                    raise fail(
-                        "Can't find end of a url at byte offset "
-                        f"{_byte_offset(text, i)}"
-                    )
+                    raise fail(f"Can't find end of a url at byte offset {_byte_offset(text, i)}")
                 i = j + 1
             else:
                 i += 1
@@ -531,19 +515,13 @@ def _parse_markdown_v2(text: str) -> str:
             i += 1
             continue
         if char in _MDV2_RESERVED:
-            raise fail(
-                f"Character '{char}' is reserved and must be escaped with the "
-                "preceding '\\'"
-            )
+            raise fail(f"Character '{char}' is reserved and must be escaped with the preceding '\\'")
         out.append(char)
         i += 1
     if stack:
         marker, index = stack[-1]
         name = "TextUrl" if marker == "[" else _MDV2_NAMES[marker]
-        raise fail(
-            f"Can't find end of {name} entity at byte offset "
-            f"{_byte_offset(text, index)}"
-        )
+        raise fail(f"Can't find end of {name} entity at byte offset {_byte_offset(text, index)}")
     return "".join(out)
 
 
@@ -580,9 +558,7 @@ def _parse_markdown(text: str) -> str:
     return "".join(out)
 
 
-def _render_text(
-    text: str, parse_mode: str | None, entities: Any
-) -> tuple[str, list[JSONDict]]:
+def _render_text(text: str, parse_mode: str | None, entities: Any) -> tuple[str, list[JSONDict]]:
     """Apply `parse_mode` like Telegram: return the plain text and its entities."""
     mode = (parse_mode or "").lower()
     if mode == "html":
@@ -638,9 +614,7 @@ class FakeTelegramAPI:
         self._requested_port = port
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
-        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = (
-            set()
-        )
+        self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._ids = itertools.count(1)
         self._next_update_id = first_update_id
         self._started_at = time.time()
@@ -671,9 +645,7 @@ class FakeTelegramAPI:
         self._stopping = False
         self._delivery_task: asyncio.Task[None] | None = None
         self._port = 0
-        self._handlers: dict[
-            str, Callable[[str, JSONDict, dict[str, _Upload]], Any]
-        ] = {
+        self._handlers: dict[str, Callable[[str, JSONDict, dict[str, _Upload]], Any]] = {
             "getme": self._m_get_me,
             "logout": self._m_true,
             "close": self._m_true,
@@ -732,9 +704,7 @@ class FakeTelegramAPI:
         if not ready.wait(15) or errors:
             self._thread = None
             sock.close()
-            raise RuntimeError("FakeTelegramAPI failed to start") from (
-                errors[0] if errors else None
-            )
+            raise RuntimeError("FakeTelegramAPI failed to start") from (errors[0] if errors else None)
         return self
 
     def stop(self) -> None:
@@ -794,9 +764,7 @@ class FakeTelegramAPI:
         """Value for PTB's `base_file_url` (PTB appends the token)."""
         return f"{self.url}/file/bot"
 
-    def _serve(
-        self, sock: socket.socket, ready: threading.Event, errors: list[BaseException]
-    ) -> None:
+    def _serve(self, sock: socket.socket, ready: threading.Event, errors: list[BaseException]) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
@@ -910,9 +878,7 @@ class FakeTelegramAPI:
         except Exception as exc:  # noqa: BLE001 - a bug in the fake: answer, don't hang
             _LOG.exception("FakeTelegramAPI failed on %s", method)
             status = 500
-            payload = ApiError(
-                500, f"Internal Server Error: fake failed: {exc!r}"
-            ).payload()
+            payload = ApiError(500, f"Internal Server Error: fake failed: {exc!r}").payload()
         self._record(
             Call(
                 method=method,
@@ -950,16 +916,10 @@ class FakeTelegramAPI:
                 body=entry.data,
                 content_type=entry.mime_type or "application/octet-stream",
             )
-        self._record(
-            Call(
-                "downloadFile", {"file_path": path}, {}, arrived, token, status, payload
-            )
-        )
+        self._record(Call("downloadFile", {"file_path": path}, {}, arrived, token, status, payload))
         return response
 
-    async def _parse_request(
-        self, request: web.Request
-    ) -> tuple[JSONDict, dict[str, _Upload]]:
+    async def _parse_request(self, request: web.Request) -> tuple[JSONDict, dict[str, _Upload]]:
         params: JSONDict = dict(request.query)
         uploads: dict[str, _Upload] = {}
         if request.body_exists:
@@ -980,9 +940,7 @@ class FakeTelegramAPI:
                             data = value.file.read()
                         uploads[key] = _Upload(data, value.filename, value.content_type)
                     else:
-                        params[key] = (
-                            value if isinstance(value, str) else bytes(value).decode()
-                        )
+                        params[key] = value if isinstance(value, str) else bytes(value).decode()
             else:
                 raise _bad(f"unsupported Content-Type {ctype!r}")
         return _normalize(params), uploads
@@ -992,15 +950,11 @@ class FakeTelegramAPI:
             self._calls.append(call)
             self._notify()
 
-    def _take_injections(
-        self, method_lc: str, *, is_download: bool
-    ) -> tuple[float, ApiError | None]:
+    def _take_injections(self, method_lc: str, *, is_download: bool) -> tuple[float, ApiError | None]:
         """Consume the delay and failure rules that apply to this call (lock held)."""
         now = time.monotonic()
         delay = 0.0
-        failure = (
-            ApiError(502, "Bad Gateway (fake server is down)") if self._down else None
-        )
+        failure = ApiError(502, "Bad Gateway (fake server is down)") if self._down else None
         for rule in list(self._rules):
             if not rule.applies(method_lc, is_download, now):
                 continue
@@ -1048,11 +1002,7 @@ class FakeTelegramAPI:
                         "make sure that only one bot instance is running",
                     )
                 self._check_no_webhook()
-                batch = [
-                    u
-                    for u in self._updates
-                    if not allowed or _update_type(u) in allowed
-                ]
+                batch = [u for u in self._updates if not allowed or _update_type(u) in allowed]
                 batch = _clone(batch[:limit])
             remaining = deadline - self._loop.time()
             if batch or self._stopping or remaining <= 0:
@@ -1087,22 +1037,12 @@ class FakeTelegramAPI:
             if update is None or url is None:
                 await self._wait_changed(changed, 1.0)
                 continue
-            status, error = await self._post_update(
-                url, json.dumps(update).encode(), secret
-            )
+            status, error = await self._post_update(url, json.dumps(update).encode(), secret)
             delivered = status is not None and 200 <= status < 300
             with self._lock:
-                self._deliveries.append(
-                    WebhookDelivery(
-                        update["update_id"], url, status, error, time.time()
-                    )
-                )
+                self._deliveries.append(WebhookDelivery(update["update_id"], url, status, error, time.time()))
                 if delivered:
-                    self._updates = [
-                        u
-                        for u in self._updates
-                        if u["update_id"] != update["update_id"]
-                    ]
+                    self._updates = [u for u in self._updates if u["update_id"] != update["update_id"]]
                     self._webhook_error = None
                 else:
                     self._webhook_error = (
@@ -1128,9 +1068,7 @@ class FakeTelegramAPI:
             return None, response
         return response.status, None
 
-    async def _post(
-        self, url: str, body: bytes, secret: str | None, content_type: str
-    ) -> RawResponse | str:
+    async def _post(self, url: str, body: bytes, secret: str | None, content_type: str) -> RawResponse | str:
         assert self._session is not None
         headers = {"Content-Type": content_type}
         if secret is not None:
@@ -1165,18 +1103,14 @@ class FakeTelegramAPI:
             "has_main_web_app": False,
         }
 
-    def _m_set_webhook(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> bool:
+    def _m_set_webhook(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> bool:
         url = str(p.get("url") or "")
         if not url:
             return self._m_delete_webhook(token, p, files)
         if not url.startswith(("http://", "https://")):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
         secret = p.get("secret_token")
-        if secret is not None and not re.fullmatch(
-            r"[A-Za-z0-9_-]{1,256}", str(secret)
-        ):
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise _bad("bad webhook: secret token contains unallowed characters")
         if p.get("drop_pending_updates"):
             self._updates.clear()
@@ -1190,18 +1124,14 @@ class FakeTelegramAPI:
         self._notify()
         return True
 
-    def _m_delete_webhook(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> bool:
+    def _m_delete_webhook(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> bool:
         if p.get("drop_pending_updates"):
             self._updates.clear()
         self._webhook = {}
         self._notify()
         return True
 
-    def _m_get_webhook_info(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict:
+    def _m_get_webhook_info(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         info: JSONDict = {
             "url": self._webhook.get("url", ""),
             "has_custom_certificate": False,
@@ -1212,9 +1142,7 @@ class FakeTelegramAPI:
             if self._webhook.get("allowed_updates"):
                 info["allowed_updates"] = self._webhook["allowed_updates"]
             if self._webhook_error:
-                info["last_error_date"], info["last_error_message"] = (
-                    self._webhook_error
-                )
+                info["last_error_date"], info["last_error_message"] = self._webhook_error
         return info
 
     def _target_chat(self, p: JSONDict, key: str = "chat_id") -> JSONDict:
@@ -1245,9 +1173,7 @@ class FakeTelegramAPI:
             chat = self._ensure_chat(chat_id)
         return chat
 
-    def _ensure_chat(
-        self, chat_id: int, chat_type: str | None = None, **extra: Any
-    ) -> JSONDict:
+    def _ensure_chat(self, chat_id: int, chat_type: str | None = None, **extra: Any) -> JSONDict:
         chat = self._chats.get(chat_id)
         if chat is None:
             chat_type = chat_type or ("private" if chat_id > 0 else "supergroup")
@@ -1266,9 +1192,7 @@ class FakeTelegramAPI:
         chat.update({k: v for k, v in extra.items() if v is not None})
         return chat
 
-    def _new_message(
-        self, chat: JSONDict, sender: JSONDict, content: JSONDict
-    ) -> JSONDict:
+    def _new_message(self, chat: JSONDict, sender: JSONDict, content: JSONDict) -> JSONDict:
         chat_id = chat["id"]
         message_id = self._message_counters.get(chat_id, 0) + 1
         self._message_counters[chat_id] = message_id
@@ -1288,9 +1212,7 @@ class FakeTelegramAPI:
         allow_missing = bool(p.get("allow_sending_without_reply"))
         if isinstance(params, dict):
             reply_id = params.get("message_id")
-            allow_missing = allow_missing or bool(
-                params.get("allow_sending_without_reply")
-            )
+            allow_missing = allow_missing or bool(params.get("allow_sending_without_reply"))
         if reply_id is None:
             return None
         original = self._messages.get((chat["id"], int(reply_id)))
@@ -1300,9 +1222,7 @@ class FakeTelegramAPI:
             raise _bad("message to be replied not found")
         return {k: v for k, v in _clone(original).items() if k != "reply_to_message"}
 
-    def _sent_message(
-        self, token: str, chat: JSONDict, p: JSONDict, content: JSONDict
-    ) -> JSONDict:
+    def _sent_message(self, token: str, chat: JSONDict, p: JSONDict, content: JSONDict) -> JSONDict:
         """Create a bot message with reply target and inline keyboard; record it."""
         reply = self._reply_target(chat, p)
         inline = _check_markup(p.get("reply_markup"))
@@ -1317,9 +1237,7 @@ class FakeTelegramAPI:
         self._notify()
         return _clone(message)
 
-    def _m_send_message(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict:
+    def _m_send_message(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)
         raw = p.get("text")
         if not isinstance(raw, str) or not raw.strip():
@@ -1338,16 +1256,12 @@ class FakeTelegramAPI:
         raw = p.get("caption")
         if not raw:
             return {}
-        text, entities = _render_text(
-            str(raw), p.get("parse_mode"), p.get("caption_entities")
-        )
+        text, entities = _render_text(str(raw), p.get("parse_mode"), p.get("caption_entities"))
         if _utf16_len(text) > _MAX_CAPTION:
             raise _bad("message caption is too long")
         return {"caption": text, **({"caption_entities": entities} if entities else {})}
 
-    def _media_sender(
-        self, method_lc: str
-    ) -> Callable[[str, JSONDict, dict[str, _Upload]], JSONDict]:
+    def _media_sender(self, method_lc: str) -> Callable[[str, JSONDict, dict[str, _Upload]], JSONDict]:
         kind = {
             "sendphoto": "photo",
             "sendaudio": "audio",
@@ -1377,15 +1291,11 @@ class FakeTelegramAPI:
         if upload is not None:
             if not upload.data:
                 raise _bad("file must be non-empty")
-            return self._register_file(
-                kind, upload.data, upload.content_type, upload.filename
-            )
+            return self._register_file(kind, upload.data, upload.content_type, upload.filename)
         if isinstance(value, str) and value in self._files:
             return self._files[value]
         if isinstance(value, str) and value.startswith(("http://", "https://")):
-            return self._register_file(
-                kind, b"", None, value.rsplit("/", 1)[-1] or None
-            )
+            return self._register_file(kind, b"", None, value.rsplit("/", 1)[-1] or None)
         if value:
             raise _bad("wrong file identifier/HTTP URL specified")
         raise _bad(f"there is no {kind} in the request")
@@ -1424,20 +1334,14 @@ class FakeTelegramAPI:
         self._files_by_path[entry.file_path] = entry
         return entry
 
-    def _m_send_location(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict:
+    def _m_send_location(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)
-        if not isinstance(p.get("latitude"), float) or not isinstance(
-            p.get("longitude"), float
-        ):
+        if not isinstance(p.get("latitude"), float) or not isinstance(p.get("longitude"), float):
             raise _bad("latitude and longitude are required")
         location = {"latitude": p["latitude"], "longitude": p["longitude"]}
         return self._sent_message(token, chat, p, {"location": location})
 
-    def _m_send_chat_action(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> bool:
+    def _m_send_chat_action(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> bool:
         self._target_chat(p)
         if p.get("action") not in _CHAT_ACTIONS:
             raise _bad("wrong parameter action in request")
@@ -1457,9 +1361,7 @@ class FakeTelegramAPI:
             raise _bad("message can't be edited")
         return message
 
-    def _apply_edit(
-        self, message: JSONDict, changes: JSONDict, p: JSONDict
-    ) -> JSONDict | bool:
+    def _apply_edit(self, message: JSONDict, changes: JSONDict, p: JSONDict) -> JSONDict | bool:
         inline = _check_markup(p.get("reply_markup"))
         if not message:  # inline message: Telegram answers True
             return True
@@ -1484,9 +1386,7 @@ class FakeTelegramAPI:
         self._notify()
         return _clone(message)
 
-    def _m_edit_message_text(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict | bool:
+    def _m_edit_message_text(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict | bool:
         raw = p.get("text")
         if not isinstance(raw, str) or not raw.strip():
             raise _bad("message text is empty")
@@ -1496,13 +1396,9 @@ class FakeTelegramAPI:
         text, entities = _render_text(raw, p.get("parse_mode"), p.get("entities"))
         if _utf16_len(text) > _MAX_TEXT:
             raise _bad("MESSAGE_TOO_LONG")
-        return self._apply_edit(
-            message, {"text": text, "entities": entities or None}, p
-        )
+        return self._apply_edit(message, {"text": text, "entities": entities or None}, p)
 
-    def _m_edit_message_caption(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict | bool:
+    def _m_edit_message_caption(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict | bool:
         message = self._editable(p)
         caption = self._caption(p)
         return self._apply_edit(
@@ -1514,14 +1410,10 @@ class FakeTelegramAPI:
             p,
         )
 
-    def _m_edit_message_reply_markup(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict | bool:
+    def _m_edit_message_reply_markup(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict | bool:
         return self._apply_edit(self._editable(p), {}, p)
 
-    def _m_delete_message(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> bool:
+    def _m_delete_message(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> bool:
         chat = self._target_chat(p)
         message_id = p.get("message_id")
         if self._messages.pop((chat["id"], message_id), None) is None:  # type: ignore[arg-type]
@@ -1529,24 +1421,18 @@ class FakeTelegramAPI:
         self._notify()
         return True
 
-    def _m_answer_callback_query(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> bool:
+    def _m_answer_callback_query(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> bool:
         query_id = str(p.get("callback_query_id") or "")
         query = self._callback_queries.get(query_id)
         if query is None or query.get("answered"):
-            raise _bad(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
         if len(str(p.get("text") or "")) > 200:
             raise _bad("MESSAGE_TOO_LONG")
         query["answered"] = True
         query["answer"] = {k: v for k, v in p.items() if k != "callback_query_id"}
         return True
 
-    def _m_get_file(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict:
+    def _m_get_file(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         entry = self._files.get(str(p.get("file_id") or ""))
         if entry is None:
             raise _bad("invalid file_id")
@@ -1560,22 +1446,14 @@ class FakeTelegramAPI:
     @staticmethod
     def _commands_key(p: JSONDict) -> str:
         scope = p.get("scope") or {"type": "default"}
-        return (
-            json.dumps(scope, sort_keys=True) + "|" + str(p.get("language_code") or "")
-        )
+        return json.dumps(scope, sort_keys=True) + "|" + str(p.get("language_code") or "")
 
-    def _m_set_my_commands(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> bool:
+    def _m_set_my_commands(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> bool:
         commands = p.get("commands")
         if not isinstance(commands, list) or len(commands) > 100:
-            raise _bad(
-                'parameter "commands" must be an array of at most 100 BotCommand'
-            )
+            raise _bad('parameter "commands" must be an array of at most 100 BotCommand')
         for command in commands:
-            if not isinstance(command, dict) or not _COMMAND_RE.match(
-                str(command.get("command", ""))
-            ):
+            if not isinstance(command, dict) or not _COMMAND_RE.match(str(command.get("command", ""))):
                 raise _bad("BOT_COMMAND_INVALID")
             if not 1 <= len(str(command.get("description", ""))) <= 256:
                 raise _bad(
@@ -1588,14 +1466,10 @@ class FakeTelegramAPI:
         ]
         return True
 
-    def _m_get_my_commands(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> list[JSONDict]:
+    def _m_get_my_commands(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> list[JSONDict]:
         return _clone(self._commands.get(self._commands_key(p), []))
 
-    def _m_delete_my_commands(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> bool:
+    def _m_delete_my_commands(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> bool:
         self._commands.pop(self._commands_key(p), None)
         return True
 
@@ -1606,9 +1480,7 @@ class FakeTelegramAPI:
             raise _bad(f"message to {verb} not found")
         return message
 
-    def _m_copy_message(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict:
+    def _m_copy_message(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         source = self._source_message(p, "copy")
         chat = self._target_chat(p)
         content = {k: _clone(v) for k, v in source.items() if k not in _ENVELOPE_KEYS}
@@ -1618,9 +1490,7 @@ class FakeTelegramAPI:
         message = self._sent_message(token, chat, p, content)
         return {"message_id": message["message_id"]}
 
-    def _m_forward_message(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict:
+    def _m_forward_message(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         source = self._source_message(p, "forward")
         chat = self._target_chat(p)
         content = {k: _clone(v) for k, v in source.items() if k not in _ENVELOPE_KEYS}
@@ -1637,13 +1507,9 @@ class FakeTelegramAPI:
                 "date": source["date"],
                 "sender_chat": origin_chat,
             }
-        return self._sent_message(
-            token, chat, {k: v for k, v in p.items() if k != "reply_markup"}, content
-        )
+        return self._sent_message(token, chat, {k: v for k, v in p.items() if k != "reply_markup"}, content)
 
-    def _m_get_chat(
-        self, token: str, p: JSONDict, files: dict[str, _Upload]
-    ) -> JSONDict:
+    def _m_get_chat(self, token: str, p: JSONDict, files: dict[str, _Upload]) -> JSONDict:
         chat = self._target_chat(p)
         return {
             **_clone(chat),
@@ -1660,9 +1526,7 @@ class FakeTelegramAPI:
     # ------------------------------------------------------------------ pushing updates
 
     def _user(self, user_id: int, **fields: Any) -> JSONDict:
-        user = self._users.setdefault(
-            user_id, {"id": user_id, "is_bot": False, "first_name": "Tester"}
-        )
+        user = self._users.setdefault(user_id, {"id": user_id, "is_bot": False, "first_name": "Tester"})
         user.update({k: v for k, v in fields.items() if v is not None})
         return _clone(user)
 
@@ -1674,9 +1538,7 @@ class FakeTelegramAPI:
         self._notify()
         return Pushed(update["update_id"], _clone(update))
 
-    def _push_message(
-        self, chat_id: int, user_id: int, content: JSONDict, options: PushOptions
-    ) -> Pushed:
+    def _push_message(self, chat_id: int, user_id: int, content: JSONDict, options: PushOptions) -> Pushed:
         with self._lock:
             user = self._user(
                 user_id,
@@ -1685,9 +1547,7 @@ class FakeTelegramAPI:
                 username=options.get("username"),
                 language_code=options.get("language_code"),
             )
-            chat_type = options.get("chat_type") or (
-                "private" if chat_id > 0 else "supergroup"
-            )
+            chat_type = options.get("chat_type") or ("private" if chat_id > 0 else "supergroup")
             if chat_type == "private":
                 extra = {
                     "first_name": user["first_name"],
@@ -1701,12 +1561,8 @@ class FakeTelegramAPI:
             if reply_id is not None:
                 original = self._messages.get((chat_id, reply_id))
                 if original is None:
-                    raise KeyError(
-                        f"no message {reply_id} in chat {chat_id} to reply to"
-                    )
-                content["reply_to_message"] = {
-                    k: v for k, v in _clone(original).items() if k != "reply_to_message"
-                }
+                    raise KeyError(f"no message {reply_id} in chat {chat_id} to reply to")
+                content["reply_to_message"] = {k: v for k, v in _clone(original).items() if k != "reply_to_message"}
             message = self._new_message(chat, user, content)
             return self._enqueue({"message": _clone(message)})
 
@@ -1761,9 +1617,7 @@ class FakeTelegramAPI:
             command = f"{command}@{self.bot_username}"
         text = f"{command} {args}" if args else command
         entity = {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
-        return self._push_message(
-            chat_id, user_id, {"text": text, "entities": [entity]}, options
-        )
+        return self._push_message(chat_id, user_id, {"text": text, "entities": [entity]}, options)
 
     def _push_file(
         self,
@@ -1776,9 +1630,7 @@ class FakeTelegramAPI:
         caption: str | None = None,
     ) -> Pushed:
         with self._lock:
-            entry = self._register_file(
-                kind, upload.data, upload.content_type, upload.filename
-            )
+            entry = self._register_file(kind, upload.data, upload.content_type, upload.filename)
             media: JSONDict = {
                 "file_id": entry.file_id,
                 "file_unique_id": entry.file_unique_id,
@@ -1818,9 +1670,7 @@ class FakeTelegramAPI:
         """Inject a photo (one PhotoSize) whose file downloads as `image_bytes`."""
         upload = _Upload(image_bytes, None, "image/jpeg")
         fields = {"width": width, "height": height}
-        return self._push_file(
-            chat_id, user_id, "photo", upload, fields, options, caption
-        )
+        return self._push_file(chat_id, user_id, "photo", upload, fields, options, caption)
 
     def push_document(
         self,
@@ -1835,9 +1685,7 @@ class FakeTelegramAPI:
         """Inject a document whose file downloads as `data`."""
         upload = _Upload(data, file_name, mime_type)
         fields = {"file_name": file_name}
-        return self._push_file(
-            chat_id, user_id, "document", upload, fields, options, caption
-        )
+        return self._push_file(chat_id, user_id, "document", upload, fields, options, caption)
 
     def push_sticker(
         self,
@@ -1888,9 +1736,7 @@ class FakeTelegramAPI:
             message = self._messages.get((chat_id, message_id))
             if message is None:
                 known = sorted(mid for cid, mid in self._messages if cid == chat_id)
-                raise KeyError(
-                    f"no message {message_id} in chat {chat_id}; known ids: {known}"
-                )
+                raise KeyError(f"no message {message_id} in chat {chat_id}; known ids: {known}")
             query_id = str(next(self._ids) * 1_000_003)
             query = {
                 "id": query_id,
@@ -1992,18 +1838,14 @@ class FakeTelegramAPI:
                 )
             )
 
-    def delay_next(
-        self, n: int, seconds: float, *, methods: Iterable[str] | None = None
-    ) -> None:
+    def delay_next(self, n: int, seconds: float, *, methods: Iterable[str] | None = None) -> None:
         """Hold the next `n` API calls (of `methods`) for `seconds` before handling.
 
         The call still takes effect after the delay (as on Telegram when the client has
         already timed out) and is recorded then.
         """
         with self._lock:
-            self._rules.append(
-                _Rule("delay", n, None, self._methods(methods), seconds=seconds)
-            )
+            self._rules.append(_Rule("delay", n, None, self._methods(methods), seconds=seconds))
 
     def set_down(self, down: bool = True) -> None:
         """While down, every API call and file download answers 502 Bad Gateway."""
@@ -2050,11 +1892,7 @@ class FakeTelegramAPI:
         """Messages the bot sent (sendMessage, sendVoice, copyMessage, ...) in order, as
         returned at send time; `chat_id=None` means all chats."""
         with self._lock:
-            return [
-                _clone(m)
-                for m in self._sent
-                if chat_id is None or _same_chat(m["chat"]["id"], chat_id)
-            ]
+            return [_clone(m) for m in self._sent if chat_id is None or _same_chat(m["chat"]["id"], chat_id)]
 
     def message(self, chat_id: int, message_id: int) -> JSONDict | None:
         """A message as it is now (edits applied); None if unknown or deleted."""
@@ -2078,16 +1916,12 @@ class FakeTelegramAPI:
         with self._lock:
             return _clone(self._updates)
 
-    def commands(
-        self, scope: JSONDict | None = None, language_code: str | None = None
-    ) -> list[JSONDict]:
+    def commands(self, scope: JSONDict | None = None, language_code: str | None = None) -> list[JSONDict]:
         """The commands set with setMyCommands for that scope and language."""
         with self._lock:
             return _clone(
                 self._commands.get(
-                    self._commands_key(
-                        {"scope": scope, "language_code": language_code}
-                    ),
+                    self._commands_key({"scope": scope, "language_code": language_code}),
                     [],
                 )
             )
@@ -2141,9 +1975,7 @@ class FakeTelegramAPI:
                     return value
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(
-                        self._timeout_message(what or _describe(predicate), timeout)
-                    )
+                    raise TimeoutError(self._timeout_message(what or _describe(predicate), timeout))
                 self._cond.wait(min(remaining, 0.05))
 
     async def wait_for_async(
@@ -2167,9 +1999,7 @@ class FakeTelegramAPI:
                     return value
                 remaining = deadline - loop.time()
                 if remaining <= 0:
-                    raise TimeoutError(
-                        self._timeout_message(what or _describe(predicate), timeout)
-                    )
+                    raise TimeoutError(self._timeout_message(what or _describe(predicate), timeout))
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(event.wait(), min(remaining, 0.05))
         finally:
@@ -2185,19 +2015,13 @@ class FakeTelegramAPI:
         ok: bool | None,
     ) -> Callable[[], Call | None]:
         def found() -> Call | None:
-            matching = [
-                c
-                for c in self.calls(method, chat_id, since=since)
-                if ok is None or c.ok == ok
-            ]
+            matching = [c for c in self.calls(method, chat_id, since=since) if ok is None or c.ok == ok]
             return matching[count - 1] if len(matching) >= count else None
 
         return found
 
     @staticmethod
-    def _call_what(
-        method: str, chat_id: int | str | None, count: int, since: int, ok: bool | None
-    ) -> str:
+    def _call_what(method: str, chat_id: int | str | None, count: int, since: int, ok: bool | None) -> str:
         what = f"{count} x {method}"
         if chat_id is not None:
             what += f" to chat {chat_id}"
@@ -2246,12 +2070,8 @@ class FakeTelegramAPI:
             calls = list(self._calls)
             pending = len(self._updates)
             webhook = self._webhook.get("url")
-        idle_polls = sum(
-            1 for c in calls if c.method == "getUpdates" and c.ok and not c.result
-        )
-        shown = [
-            c for c in calls if not (c.method == "getUpdates" and c.ok and not c.result)
-        ]
+        idle_polls = sum(1 for c in calls if c.method == "getUpdates" and c.ok and not c.result)
+        shown = [c for c in calls if not (c.method == "getUpdates" and c.ok and not c.result)]
         lines = [
             f"timed out after {timeout:g}s waiting for {what}.",
             (
@@ -2278,16 +2098,10 @@ class FakeTelegramAPI:
         ):
             if key in call.params:
                 value = repr(call.params[key])
-                details.append(
-                    f"{key}={value[:60] + '...' if len(value) > 60 else value}"
-                )
+                details.append(f"{key}={value[:60] + '...' if len(value) > 60 else value}")
         if call.files:
-            details.append(
-                "files=" + ",".join(f"{k}({len(v)}B)" for k, v in call.files.items())
-            )
-        outcome = (
-            "ok" if call.ok else f"{call.status} {call.response.get('description', '')}"
-        )
+            details.append("files=" + ",".join(f"{k}({len(v)}B)" for k, v in call.files.items()))
+        outcome = "ok" if call.ok else f"{call.status} {call.response.get('description', '')}"
         if call.method == "getUpdates" and call.ok:
             outcome += f" ({len(call.result or [])} updates)"
         at = call.time - self._started_at
@@ -2306,9 +2120,7 @@ class FakeTelegramAPI:
             raise RuntimeError("FakeTelegramAPI is not started")
         target = url or self.webhook_url
         if not target:
-            raise RuntimeError(
-                "no webhook URL: the bot has not called setWebhook (pass url=)"
-            )
+            raise RuntimeError("no webhook URL: the bot has not called setWebhook (pass url=)")
         if isinstance(update, dict):
             body = json.dumps(update).encode()
             update_id = update.get("update_id")
@@ -2367,12 +2179,7 @@ class FakeTelegramAPI:
         return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
 
-_ENVELOPE_KEYS = frozenset(
-    _words(
-        "message_id from chat date edit_date reply_to_message reply_markup "
-        "forward_origin"
-    )
-)
+_ENVELOPE_KEYS = frozenset(_words("message_id from chat date edit_date reply_to_message reply_markup forward_origin"))
 
 
 def _describe(predicate: Callable[..., object]) -> str:
@@ -2424,18 +2231,12 @@ def _check_markup(markup: Any) -> JSONDict | None:
     if "inline_keyboard" in markup:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad(
-                'field "inline_keyboard" of the InlineKeyboardMarkup should be '
-                "an Array of Arrays"
-            )
+            raise _bad('field "inline_keyboard" of the InlineKeyboardMarkup should be an Array of Arrays')
         for button in itertools.chain.from_iterable(rows):
             if not isinstance(button, dict) or not button.get("text"):
                 raise _bad("can't parse inline keyboard button: Text must be non-empty")
             if not _INLINE_BUTTON_ACTIONS & set(button):
-                raise _bad(
-                    "can't parse inline keyboard button: "
-                    "Text buttons are unallowed in the inline keyboard"
-                )
+                raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= 64:
                 raise _bad("BUTTON_DATA_INVALID")
@@ -2443,18 +2244,9 @@ def _check_markup(markup: Any) -> JSONDict | None:
     if "keyboard" in markup:
         rows = markup["keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise _bad(
-                'field "keyboard" of the ReplyKeyboardMarkup should be an '
-                "Array of Arrays"
-            )
+            raise _bad('field "keyboard" of the ReplyKeyboardMarkup should be an Array of Arrays')
         for button in itertools.chain.from_iterable(rows):
-            text = (
-                button
-                if isinstance(button, str)
-                else button.get("text")
-                if isinstance(button, dict)
-                else None
-            )
+            text = button if isinstance(button, str) else button.get("text") if isinstance(button, dict) else None
             if not text:
                 raise _bad("can't parse keyboard button: Text must be non-empty")
         return None

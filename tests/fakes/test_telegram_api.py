@@ -71,9 +71,7 @@ def build_app(fake: FakeTelegramAPI) -> Application[Any, Any, Any, Any, Any, Any
     async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
-        keyboard = InlineKeyboardMarkup(
-            [[InlineKeyboardButton("👍", callback_data="up:" + message.text[:20])]]
-        )
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data="up:" + message.text[:20])]])
         await message.reply_text(f"收到：{message.text}", reply_markup=keyboard)
 
     async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -82,13 +80,7 @@ def build_app(fake: FakeTelegramAPI) -> Application[Any, Any, Any, Any, Any, Any
         await query.answer("谢谢")
         await query.edit_message_text(f"已评价 {query.data}")
 
-    app = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(fake.base_url)
-        .base_file_url(fake.base_file_url)
-        .build()
-    )
+    app = ApplicationBuilder().token(TOKEN).base_url(fake.base_url).base_file_url(fake.base_file_url).build()
     app.add_handler(CommandHandler("start", start))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, text))
     app.add_handler(CallbackQueryHandler(button))
@@ -102,9 +94,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def raw_call(
-    fake: FakeTelegramAPI, method: str, body: bytes, content_type: str
-) -> tuple[int, dict[str, Any]]:
+def raw_call(fake: FakeTelegramAPI, method: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
     """POST a raw body to the fake and return (status, JSON answer)."""
     request = urllib.request.Request(
         f"{fake.base_url}{TOKEN}/{method}",
@@ -147,39 +137,27 @@ async def test_bot_methods_round_trip(fake: FakeTelegramAPI) -> None:
         assert voice_call.files["voice"] == VOICE
         assert fake.file_content(voice.voice.file_id) == VOICE
 
-        other = await bot.send_message(
-            STAFF_GROUP, "<b>新工单</b> #1", parse_mode="HTML"
-        )
+        other = await bot.send_message(STAFF_GROUP, "<b>新工单</b> #1", parse_mode="HTML")
         assert other.message_id == 1 and other.chat.type == "supergroup"
         assert other.text == "新工单 #1" and other.entities[0].type == "bold"
 
-        inline = InlineKeyboardMarkup(
-            [[InlineKeyboardButton("好", callback_data="ok")]]
-        )
-        edited = await bot.edit_message_text(
-            "你好！", chat_id=USER, message_id=first.message_id, reply_markup=inline
-        )
+        inline = InlineKeyboardMarkup([[InlineKeyboardButton("好", callback_data="ok")]])
+        edited = await bot.edit_message_text("你好！", chat_id=USER, message_id=first.message_id, reply_markup=inline)
         assert isinstance(edited, Message) and edited.text == "你好！"
         assert edited.edit_date is not None
         with pytest.raises(BadRequest, match="(?i)message is not modified"):
-            await bot.edit_message_text(
-                "你好！", USER, first.message_id, reply_markup=inline
-            )
+            await bot.edit_message_text("你好！", USER, first.message_id, reply_markup=inline)
 
         pushed = fake.push_callback(USER, USER, first.message_id, "ok")
         assert pushed.message is not None and pushed.message["text"] == "你好！"
-        assert await bot.answer_callback_query(
-            pushed.callback_query_id or "", text="好的"
-        )
+        assert await bot.answer_callback_query(pushed.callback_query_id or "", text="好的")
         assert fake.callback_answer(pushed.callback_query_id or "") == {"text": "好的"}
         with pytest.raises(BadRequest, match="(?i)query ID is invalid"):
             await bot.answer_callback_query(pushed.callback_query_id or "")
 
         audio = await bot.send_audio(USER, b"ID3...", title="播报", filename="a.mp3")
         assert audio.audio is not None and audio.audio.title == "播报"
-        plain = await bot.edit_message_reply_markup(
-            USER, audio.message_id, reply_markup=inline
-        )
+        plain = await bot.edit_message_reply_markup(USER, audio.message_id, reply_markup=inline)
         assert isinstance(plain, Message) and plain.reply_markup == inline
         assert await bot.send_chat_action(USER, "typing")
         assert await bot.delete_message(STAFF_GROUP, other.message_id)
@@ -202,15 +180,11 @@ async def test_validation_errors_match_telegram(fake: FakeTelegramAPI) -> None:
             await bot.send_message(USER, "1 < 2 <b>x", parse_mode="HTML")
         with pytest.raises(BadRequest, match="(?i)reserved"):
             await bot.send_message(USER, "价格 3.5 元", parse_mode="MarkdownV2")
-        assert (
-            await bot.send_message(USER, "价格 3\\.5 元", parse_mode="MarkdownV2")
-        ).text
+        assert (await bot.send_message(USER, "价格 3\\.5 元", parse_mode="MarkdownV2")).text
         with pytest.raises(BadRequest, match="(?i)message is too long"):
             await bot.send_message(USER, "长" * 4097)
         with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton("x", callback_data="d" * 65)]]
-            )
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="d" * 65)]])
             await bot.send_message(USER, "hi", reply_markup=markup)
         with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
             await bot.set_my_commands([("Start", "开始")])
@@ -224,9 +198,7 @@ async def test_validation_errors_match_telegram(fake: FakeTelegramAPI) -> None:
 
 
 def test_raw_requests_json_form_and_errors(fake: FakeTelegramAPI) -> None:
-    status, body = raw_call(
-        fake, "SENDMESSAGE", b'{"chat_id": 7, "text": "hi"}', "application/json"
-    )
+    status, body = raw_call(fake, "SENDMESSAGE", b'{"chat_id": 7, "text": "hi"}', "application/json")
     assert status == 200 and body["ok"] and body["result"]["chat"]["id"] == 7
     status, body = raw_call(
         fake,
@@ -234,11 +206,7 @@ def test_raw_requests_json_form_and_errors(fake: FakeTelegramAPI) -> None:
         b"chat_id=7&text=%E4%BD%A0%E5%A5%BD",
         "application/x-www-form-urlencoded",
     )
-    assert (
-        status == 200
-        and body["result"]["text"] == "你好"
-        and body["result"]["message_id"] == 2
-    )
+    assert status == 200 and body["result"]["text"] == "你好" and body["result"]["message_id"] == 2
     status, body = raw_call(fake, "sendMessage", b'{"text": "hi"}', "application/json")
     assert (status, body["ok"], body["error_code"]) == (400, False, 400)
     assert "chat_id" in body["description"]
@@ -317,9 +285,7 @@ async def test_pushed_media_parse_in_ptb(fake: FakeTelegramAPI) -> None:
     async with make_bot(fake) as bot:
         updates = await bot.get_updates(timeout=0)
     messages = [u.message for u in updates]
-    assert [u.update_id for u in updates] == [
-        p.update_id for p in (photo, document, sticker, location, command, reply)
-    ]
+    assert [u.update_id for u in updates] == [p.update_id for p in (photo, document, sticker, location, command, reply)]
     assert all(m is not None for m in messages)
     m_photo, m_doc, m_sticker, m_location, m_command, m_reply = messages
     assert m_photo and m_photo.photo[-1].file_id == photo.file_id
@@ -338,9 +304,7 @@ async def test_pushed_media_parse_in_ptb(fake: FakeTelegramAPI) -> None:
 @pytest.mark.asyncio
 async def test_bot_uploads_copies_and_forwards(fake: FakeTelegramAPI) -> None:
     async with make_bot(fake) as bot:
-        doc = await bot.send_document(
-            USER, b"a,b\n1,2\n", filename="t.csv", caption="表"
-        )
+        doc = await bot.send_document(USER, b"a,b\n1,2\n", filename="t.csv", caption="表")
         assert doc.document is not None and doc.document.file_name == "t.csv"
         assert fake.calls("sendDocument")[0].files["document"] == b"a,b\n1,2\n"
         photo = await bot.send_photo(STAFF_GROUP, b"\x89PNG....")
@@ -367,9 +331,7 @@ async def test_pushed_voice_downloads_same_bytes(fake: FakeTelegramAPI) -> None:
         assert message is not None and message.voice is not None
         assert message.voice.file_id == pushed.file_id
         tg_file = await bot.get_file(message.voice.file_id)
-        assert tg_file.file_path is not None and tg_file.file_path.startswith(
-            fake.base_file_url
-        )
+        assert tg_file.file_path is not None and tg_file.file_path.startswith(fake.base_file_url)
         assert bytes(await tg_file.download_as_bytearray()) == VOICE
     assert fake.calls("downloadFile")[0].ok
 
@@ -403,9 +365,7 @@ async def test_application_polling_text_command_and_callback(
     async with app:
         await start_polling(app)
         try:
-            fake.push_command(
-                USER, USER, "/start", first_name="小明", language_code="zh-hans"
-            )
+            fake.push_command(USER, USER, "/start", first_name="小明", language_code="zh-hans")
             call = await fake.wait_for_call_async("sendMessage", chat_id=USER)
             assert call.params["text"] == "欢迎！"
 
@@ -417,9 +377,7 @@ async def test_application_polling_text_command_and_callback(
 
             bot_message_id = reply.result["message_id"]
             fake.push_callback(STAFF_GROUP, 7, bot_message_id, "up:1")
-            edit = await fake.wait_for_call_async(
-                "editMessageText", chat_id=STAFF_GROUP
-            )
+            edit = await fake.wait_for_call_async("editMessageText", chat_id=STAFF_GROUP)
             assert edit.ok and edit.params["text"] == "已评价 up:1"
             answer = fake.calls("answerCallbackQuery")[0]
             assert answer.ok and answer.params["text"] == "谢谢"
@@ -441,9 +399,7 @@ async def test_polling_recovers_after_outage(fake: FakeTelegramAPI) -> None:
         outage_started = time.time()
         await start_polling(app)
         try:
-            reply = await fake.wait_for_call_async(
-                "sendMessage", chat_id=USER, timeout=8
-            )
+            reply = await fake.wait_for_call_async("sendMessage", chat_id=USER, timeout=8)
             assert reply.ok and reply.params["text"] == "收到：还在吗"
             assert reply.time >= outage_started + 0.95  # only after the outage ended
             polls = fake.calls("getUpdates")
@@ -478,9 +434,7 @@ async def test_bot_sees_injected_failures(fake: FakeTelegramAPI) -> None:
         fake.delay_next(1, 1.0, methods=["sendMessage"])
         with pytest.raises(TimedOut):
             await bot.send_message(USER, "slow", read_timeout=0.3)
-        late = await fake.wait_for_call_async(
-            "sendMessage", chat_id=USER, ok=True, count=2
-        )
+        late = await fake.wait_for_call_async("sendMessage", chat_id=USER, ok=True, count=2)
         assert late.params["text"] == "slow"  # applied after the delay, like Telegram
         assert [m["text"] for m in fake.sent_messages(USER)] == ["b", "slow"]
 
@@ -560,9 +514,7 @@ async def test_webhook_delivery_and_secret_check(fake: FakeTelegramAPI) -> None:
             assert (wrong.status, missing.status) == (403, 403)
             right = await fake.post_raw_update_async(update, secret="s3cret")
             assert right.status == 200
-            processed = await fake.wait_for_call_async(
-                "sendMessage", chat_id=USER, count=2
-            )
+            processed = await fake.wait_for_call_async("sendMessage", chat_id=USER, count=2)
             assert processed.params["text"] == "收到：伪造"
 
             with pytest.raises(Conflict, match="(?i)webhook is active"):
@@ -578,9 +530,7 @@ async def test_undeliverable_webhook_updates_stay_pending(
 ) -> None:
     port = free_port()
     async with make_bot(fake) as bot:
-        assert await bot.set_webhook(
-            f"http://127.0.0.1:{port}/hook", secret_token="abc"
-        )
+        assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="abc")
         fake.push_text(USER, USER, "排队")
         await fake.wait_for_async(lambda: fake.webhook_deliveries())
         assert not fake.webhook_deliveries()[0].ok  # nothing listens yet

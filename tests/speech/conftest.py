@@ -87,11 +87,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def speech_tools() -> None:
     """The speech tests use the real espeak-ng and opus-tools; say so when absent."""
-    missing = [
-        t
-        for t in ("espeak-ng", "opusenc", "opusdec", "opusinfo")
-        if not shutil.which(t)
-    ]
+    missing = [t for t in ("espeak-ng", "opusenc", "opusdec", "opusinfo") if not shutil.which(t)]
     if missing:
         pytest.fail(
             f"missing {', '.join(missing)}: apt-get install -y espeak-ng libespeak-ng1 opus-tools",

@@ -273,9 +273,7 @@ def test_emoji_and_markdown(text: str, spoken: str) -> None:
     assert to_speakable(text) == spoken
 
 
-@pytest.mark.parametrize(
-    "text", ["", "   ", "\n\n", "😀👍", "https://a.cn", "**", "Hello world", "# --- *"]
-)
+@pytest.mark.parametrize("text", ["", "   ", "\n\n", "😀👍", "https://a.cn", "**", "Hello world", "# --- *"])
 def test_nothing_to_say(text: str) -> None:
     assert to_speakable(text) in ("", "网址见文字消息")
 

@@ -25,9 +25,7 @@ LONG = (
 )
 
 
-def test_pyttsx3_writes_complete_plausible_wav(
-    tmp_path: Path, sound: AudioCheck
-) -> None:
+def test_pyttsx3_writes_complete_plausible_wav(tmp_path: Path, sound: AudioCheck) -> None:
     out = tts.synthesize(SENTENCE, tmp_path / "a.wav", backend="pyttsx3")
     assert out == tmp_path / "a.wav"
     info = tts.check_wav(out)
@@ -37,9 +35,7 @@ def test_pyttsx3_writes_complete_plausible_wav(
     assert list(tmp_path.iterdir()) == [out], "temporary files were left behind"
 
 
-def test_longer_text_gives_proportionally_longer_audio(
-    tmp_path: Path, sound: AudioCheck
-) -> None:
+def test_longer_text_gives_proportionally_longer_audio(tmp_path: Path, sound: AudioCheck) -> None:
     short = sound.measure(tts.synthesize(SENTENCE, tmp_path / "short.wav"))
     long = sound.measure(tts.synthesize(LONG, tmp_path / "long.wav"))
     sound.assert_plausible(long, LONG)
@@ -59,9 +55,7 @@ def test_every_rate_change_is_applied(tmp_path: Path, sound: AudioCheck) -> None
     text = "请问有什么可以帮您？"
     rates = [100, 250, 150, 400, 80]
     cli = {
-        r: sound.measure(
-            tts.synthesize(text, tmp_path / f"cli{r}.wav", rate=r, backend="espeak-ng")
-        ).seconds
+        r: sound.measure(tts.synthesize(text, tmp_path / f"cli{r}.wav", rate=r, backend="espeak-ng")).seconds
         for r in rates
     }
     for i, rate in enumerate(rates * 3):
@@ -75,9 +69,7 @@ def test_rate_is_clamped_to_espeak_range() -> None:
     assert tts.clamp_rate(None) == 150
 
 
-def test_five_concurrent_threads_all_get_complete_files(
-    tmp_path: Path, sound: AudioCheck
-) -> None:
+def test_five_concurrent_threads_all_get_complete_files(tmp_path: Path, sound: AudioCheck) -> None:
     texts = [f"这是第{n}条测试语音，{'内容' * n}到此结束。" for n in range(1, 6)]
     spoken = [to_speakable(t) for t in texts]
     results: dict[int, Path] = {}
@@ -104,9 +96,7 @@ def test_five_concurrent_threads_all_get_complete_files(
     assert durations == sorted(durations), "each text is longer than the one before"
 
 
-def test_cli_backend_writes_complete_plausible_wav(
-    tmp_path: Path, sound: AudioCheck
-) -> None:
+def test_cli_backend_writes_complete_plausible_wav(tmp_path: Path, sound: AudioCheck) -> None:
     out = tts.synthesize(SENTENCE, tmp_path / "cli.wav", backend="espeak-ng")
     tts.check_wav(out)
     sound.assert_plausible(sound.measure(out), SENTENCE)
@@ -187,21 +177,13 @@ class _TruncatingEngine:
         self.fail_times = fail_times
         self.calls = 0
 
-    def synth(
-        self, text: str, out: Path, voice: str, rate: int, timeout: float
-    ) -> None:
+    def synth(self, text: str, out: Path, voice: str, rate: int, timeout: float) -> None:
         self.calls += 1
-        data = (
-            self.good
-            if self.calls > self.fail_times
-            else self.good[: len(self.good) // 3]
-        )
+        data = self.good if self.calls > self.fail_times else self.good[: len(self.good) // 3]
         Path(out).write_bytes(data)
 
 
-def test_truncated_result_is_retried_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_truncated_result_is_retried_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = tts.synthesize(SENTENCE, tmp_path / "good.wav").read_bytes()
     fake = _TruncatingEngine(good, fail_times=1)
     monkeypatch.setattr(tts, "_engine", fake)
@@ -210,9 +192,7 @@ def test_truncated_result_is_retried_once(
     assert out.read_bytes() == good
 
 
-def test_never_returns_a_truncated_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_never_returns_a_truncated_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     good = tts.synthesize(SENTENCE, tmp_path / "good.wav").read_bytes()
     fake = _TruncatingEngine(good, fail_times=99)
     monkeypatch.setattr(tts, "_engine", fake)
@@ -228,9 +208,7 @@ def test_unknown_voice_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(tts.SpeechError, match="not installed"):
         tts.synthesize(SENTENCE, tmp_path / "x.wav", voice="sit/no-such-voice")
     with pytest.raises(tts.SpeechError, match="espeak-ng exited"):
-        tts.synthesize(
-            SENTENCE, tmp_path / "y.wav", voice="sit/no-such-voice", backend="espeak-ng"
-        )
+        tts.synthesize(SENTENCE, tmp_path / "y.wav", voice="sit/no-such-voice", backend="espeak-ng")
 
 
 def test_empty_text_is_refused(tmp_path: Path) -> None:

@@ -51,9 +51,7 @@ def test_voice_note_is_ogg_opus_with_plausible_speech(
     assert vn.duration_seconds(ogg) == pytest.approx(audio.seconds, abs=0.1)
 
 
-def test_duration_without_opusinfo_decodes(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_duration_without_opusinfo_decodes(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ogg = asyncio.run(vn.voice_notes(ANSWER))[0]
     with_info = vn.duration_seconds(ogg)
     monkeypatch.setattr(vn, "_opusinfo_seconds", lambda _ogg: None)
@@ -101,9 +99,7 @@ def test_cache_is_keyed_by_text_voice_and_rate(data_dir: Path) -> None:
     chunk = vn.split_chunks(to_speakable(ANSWER))[0]
     assert a == vn.cache_path(chunk, "sit/cmn-latn-pinyin", 150)
     assert b == vn.cache_path(chunk, "sit/cmn-latn-pinyin", 200)
-    assert vn.cache_key(chunk, "sit/cmn-latn-pinyin", 150) != vn.cache_key(
-        chunk, "sit/cmn", 150
-    )
+    assert vn.cache_key(chunk, "sit/cmn-latn-pinyin", 150) != vn.cache_key(chunk, "sit/cmn", 150)
     # the screen text differs, the speech does not: one cache entry
     assert asyncio.run(vn.voice_notes("**" + ANSWER + " 😀"))[0] == a
 
@@ -230,16 +226,12 @@ def test_split_chunks_cuts_overlong_sentences() -> None:
     assert [len(c) for c in vn.split_chunks(no_commas)] == [120, 120, 61]
 
 
-def test_speak_local_without_a_device_returns_false(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_speak_local_without_a_device_returns_false(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vn, "local_player", lambda: None)
     assert vn.speak_local("你好") is False
 
 
-def test_speak_local_plays_with_the_found_player(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_speak_local_plays_with_the_found_player(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     played: list[Path] = []
     real_run = vn.subprocess.run
 
