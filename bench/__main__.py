@@ -8,7 +8,8 @@
 Latency, load and footprint share one start of the services. `--env KEY=VALUE` starts the
 services with extra environment (e.g. OMP_NUM_THREADS=1); those results are saved under
 their own name ("latency [OMP_NUM_THREADS=1]") next to the default ones. `--profile`
-samples the servers with py-spy ($PY_SPY or py-spy on PATH) during latency and load.
+samples the servers with py-spy ($PY_SPY or py-spy on PATH) during latency and load; those
+results are saved as "latency [sampled by py-spy]", since sampling slows the servers.
 XUNWU_BENCH_MODEL=path/to/model.tar.gz benchmarks that model instead of training one.
 """
 
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
     chosen = args.benches or list(BENCHES)
     env = parse_env(args.env)
-    suffix = f" [{' '.join(f'{k}={v}' for k, v in env.items())}]" if env else ""
+    marks = [f"{k}={v}" for k, v in env.items()] + (["sampled by py-spy"] if args.profile else [])
+    suffix = f" [{' '.join(marks)}]" if marks else ""  # profiled or --env runs never replace the default
     tag = "".join(f"-{k}={v}" for k, v in env.items())  # in profile file names
     if args.profile and not py_spy():
         parser.error("--profile needs py-spy: set PY_SPY=/path/to/py-spy or put it on PATH")

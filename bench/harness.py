@@ -48,7 +48,6 @@ class Running:
         with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - loopback
             return json.loads(resp.read())
 
-
     def pids(self) -> dict[str, int]:
         """The process id of each running service ("rasa", "actions"), by name."""
         return {
@@ -79,8 +78,12 @@ def services(data_dir: Path, model: Path | None = None) -> Iterator[Running]:
     from launcher.training import ensure_model
 
     os.environ.update(
-        XUNWU_DATA_DIR=str(data_dir), RASA_PORT=str(free_port()), ACTIONS_PORT=str(free_port()),
-        TELEGRAM_BOT_TOKEN="", RASA_TOKEN="", XUNWU_HOST="127.0.0.1",
+        XUNWU_DATA_DIR=str(data_dir),
+        RASA_PORT=str(free_port()),
+        ACTIONS_PORT=str(free_port()),
+        TELEGRAM_BOT_TOKEN="",
+        RASA_TOKEN="",
+        XUNWU_HOST="127.0.0.1",
     )
     os.environ.pop("DATABASE_URL", None)
     cfg = settings()
@@ -229,10 +232,10 @@ RASA_BUCKETS = {
     "… … sentence embedding (e5-small, torch)": "Embedder.encode",
     "… DIET classifier (TensorFlow)": "DIETClassifier.process",
     "… jieba tokenizer": "JiebaTokenizer.process",
-    "dialogue policies (rules, memo, TED)": "_predict_next_with_tracker",
+    "dialogue policies (rules)": "_predict_next_with_tracker",
     "action calls to the action server": "RemoteAction.run",
-    "tracker store: read (SQLite)": "SQLTrackerStore.retrieve",
-    "tracker store: write (SQLite)": "SQLTrackerStore.save",
+    "tracker store: read": "TrackerStore.retrieve",
+    "tracker store: write": "TrackerStore.save",
     "event validation (jsonschema)": "Validator.iter_errors",
 }
 ACTIONS_BUCKETS = {

@@ -207,18 +207,22 @@ def _at_target(result: dict | None) -> dict:
     return next((lv for lv in (result or {}).get("levels", []) if lv["users"] == load.TARGET_USERS), {})
 
 
+PROFILED = " [sampled by py-spy]"
+
+
 def analysis(data: dict) -> list[str]:
     """Findings computed from the results: each line says which measurement it rests on."""
     out: list[str] = []
     lat = data.get("latency")
     ld = data.get("load")
+    prof = data.get("latency" + PROFILED)
     if lat:
         level = _at_target(ld)
         per_turn = _rasa_ms_per_turn(level) if level else None
         out.append(
             "**Latency and load: the Rasa process is the limit.** Rasa serves every message on one asyncio event "
             "loop in one process; NLU (jieba, DIET on TensorFlow, the knowledge step's e5-small on torch), the "
-            "policies and the SQLite tracker store all run on that loop, one message at a time, so Rasa's CPU per "
+            "policies and the tracker store all run on that loop, one message at a time, so Rasa's CPU per "
             "turn caps throughput no matter how many residents wait. The action server "
             f"({lat['server_cpu_ms_per_turn'].get('actions')} ms of CPU per turn) and the load generator "
             "(the 'client' column, a few hundredths of a core) are not the limit."
@@ -230,92 +234,55 @@ def analysis(data: dict) -> list[str]:
                 f"latency run (one conversation growing to {lat['turns'] + lat['warmup_turns']} turns) "
                 f"{lat['server_cpu_ms_per_turn'].get('rasa')} ms per turn."
             )
-        emb = _share(lat, "… … sentence embedding (e5-small, torch)")
-        if emb is not None:
-            out.append(
-                f"py-spy on Rasa during the latency run (share of busy time): e5-small sentence embedding {emb}%, "
-                f"tracker reads {_share(lat, 'tracker store: read (SQLite)')}% and writes "
-                f"{_share(lat, 'tracker store: write (SQLite)')}%, jsonschema validation of the action server's "
-                f"answers {_share(lat, 'event validation (jsonschema)')}%, dialogue policies "
-                f"{_share(lat, 'dialogue policies (rules, memo, TED)')}%, calls to the action server (building and "
-                f"sending the whole tracker) {_share(lat, 'action calls to the action server')}%."
-            )
-        out += ["", "What would move it, each with the measurement behind it:", ""]
-        for key, v in _variants(data, "latency")[1:]:
-            env = key.removeprefix("latency ").strip("[]")
-            vlevel = _at_target(data.get(f"load [{env}]"))
-            cpu_line = ""
-            if vlevel and level:
-                cpu_line = (
-                    f" Under load at {load.TARGET_USERS} residents Rasa needed ≈ {_rasa_ms_per_turn(vlevel)} ms of "
-                    f"CPU per turn against ≈ {_rasa_ms_per_turn(level)} ms by default, for the same conversations "
-                    f"({vlevel['turns_per_second']} against {level['turns_per_second']} turns/s, p95 "
-                    f"{vlevel['turn_ms'].get('p95', 0):.0f} against {level['turn_ms'].get('p95', 0):.0f} ms; "
-                    f"{_load(vlevel)} against {_load(level)})."
-                )
-            out.append(
-                f"- `{env}` for the services (torch and TensorFlow otherwise start one compute thread per core)."
-                f"{cpu_line} In the latency run: p50 {v['overall_ms'].get('p50', 0):.0f} / p95 "
-                f"{v['overall_ms'].get('p95', 0):.0f} ms, {v['server_cpu_ms_per_turn'].get('rasa')} ms Rasa CPU "
-                f"per turn, NLU alone p50 {v['parse_only_ms'].get('p50', 0):.0f} ms, against "
-                f"{lat['overall_ms'].get('p50', 0):.0f} / {lat['overall_ms'].get('p95', 0):.0f} ms, "
-                f"{lat['server_cpu_ms_per_turn'].get('rasa')} ms and {lat['parse_only_ms'].get('p50', 0):.0f} ms "
-                f"by default ({_load(v)} against {_load(lat)}). Wall times of two runs at different moments are "
-                "confounded by the other work on this machine; CPU per turn much less so. The second thread makes "
-                "the same work cost more CPU; it pays back in wall time only while the other core is idle, and "
-                "when the machine is busy the threads wait for each other. One thread per Rasa process "
-                "(`OMP_NUM_THREADS=1` in launcher/training.py's child_env, or `torch.set_num_threads(1)` in "
-                "knowledge/embedding.py) is the cheapest change; measure it again on the real server."
-            )
-        emb_load = _share(level, "… … sentence embedding (e5-small, torch)") if level else None
-        if emb is not None:
-            under_load = ""
-            if emb_load:
-                under_load = f"{emb_load}% of Rasa's busy time under load at {load.TARGET_USERS} residents, "
-            out.append(
-                "- Skip the sentence embedding where it cannot matter: the knowledge step embeds every message, "
-                "also form answers (digits, phone numbers, names, the confirming 0), about half the turns of a "
-                f"conversation with a help request. The embedding is {under_load}{emb}% in the long latency "
-                "conversation. A bare digit or a phone number could skip it, an LRU cache would serve repeated "
-                "texts (\"0\", \"1\", \"查进度\"), and an int8 / ONNX export of e5-small would cut the rest."
-            )
+        out += [
+            "",
+            "Already in place (each was measured before and after with these benchmarks; the commit messages "
+            "name them): one compute thread per server (`OMP_NUM_THREADS=1` in launcher/training.py's "
+            "child_env), no sentence embedding for digits and for intents that are not questions plus a cache "
+            "of recent decisions (knowledge/nlu.py), sessions that expire after 60 minutes (domain.yml), "
+            "SQLite in WAL mode with recent trackers kept in memory (common/tracker_store.py), and rules alone "
+            "(no TED, no memoization; config.yml).",
+        ]
+        if prof:
+            pct = (prof.get("profile") or {}).get("rasa", {}).get("share_percent") or {}
+            out += [
+                "",
+                f"py-spy on Rasa during the latency run (`latency{PROFILED}`, share of busy time): dialogue "
+                f"policies {pct.get('dialogue policies (rules)', pct.get('dialogue policies (rules, memoization)'))}%, "
+                f"calls to the action server (building and sending the whole tracker) "
+                f"{pct.get('action calls to the action server')}%, jsonschema validation of the action server's "
+                f"answers {pct.get('event validation (jsonschema)')}%, NLU {pct.get('NLU parse (all components)')}% "
+                f"(e5-small {pct.get('… … sentence embedding (e5-small, torch)')}%), tracker writes "
+                f"{pct.get('tracker store: write')}%.",
+            ]
+        out += ["", "What would still move it:", ""]
         thirds = lat.get("by_third_ms") or []
         if len(thirds) == 3 and thirds[0].get("p50") and thirds[2].get("p50"):
             out.append(
-                f"- Bound the conversation's length: p50 {thirds[0]['p50']:.0f} ms in the first third of the latency "
-                f"run, {thirds[2]['p50']:.0f} ms in the last. domain.yml has `session_expiration_time: 0`, so a "
-                "resident's tracker never starts a new session: every turn Rasa reads and replays all of its events "
-                "from SQLite, the policies walk them, and the whole tracker is sent to the action server. A session "
-                "expiry (e.g. 60 minutes; slots are already carried over) bounds all three — Rasa's SQL tracker "
-                "store reads only the events since the last session start."
+                f"- Shorter trackers: p50 {thirds[0]['p50']:.0f} ms in the first third of the latency run, "
+                f"{thirds[2]['p50']:.0f} ms in the last. The benchmark's resident sends "
+                f"{lat['turns'] + lat['warmup_turns']} turns inside one session, so the 60-minute expiry does not "
+                "bound it; policies walk the events and every action call carries the whole tracker. Real "
+                "residents write far fewer turns per hour; a tighter expiry or an action endpoint that receives "
+                "only the recent events would bound it for long sessions too."
             )
-            actions_top = (((lat.get("profile") or {}).get("actions") or {}).get("top_self_percent") or [])[:1]
+            actions_top = (((prof or {}).get("profile") or {}).get("actions") or {}).get("top_self_percent") or []
             if actions_top and "load_json" in actions_top[0][1]:
                 out.append(
-                    f"  The action server's busiest frame in that run is parsing the tracker Rasa sends "
+                    f"  The action server's busiest frame is parsing the tracker Rasa sends "
                     f"({actions_top[0][0]}% in {actions_top[0][1]})."
                 )
-        commit = lat.get("sqlite_commit_ms") or {}
-        if commit:
-            cells = ", ".join(f"{k} {v} ms" for k, v in commit.items())
-            out.append(
-                f"- The tracker store's commits: one small SQLite commit on the data disk costs {cells} (measured "
-                "after the latency run; it depends on how busy the disk is). Rasa's SQL "
-                "tracker store commits synchronously on the event loop, so every conversation waits for it. WAL "
-                "with synchronous=NORMAL (a connect-event listener, e.g. in a small SQLTrackerStore subclass named "
-                "in endpoints.yml), or PostgreSQL, takes it off the critical path."
-            )
         out.append(
             "- jsonschema: Rasa validates every action server answer against its schema "
             "(`RemoteAction._validate_action_result`), building the validator each time; that is Rasa's own "
-            "code, and the share above is what a patched Rasa would save."
+            "code, and its share above is what a patched Rasa would save."
         )
         out.append(
-            "- More than one core for Rasa: several Rasa processes (SANIC_WORKERS, or several servers behind a "
-            "proxy) need a shared lock store (Redis) in Rasa 3.6; on this 2-core machine that gives at most 2×. "
-            f"The load target of {load.TARGET_TPS:.0f} turns/s therefore needs Rasa's CPU per turn near "
+            "- More than one core for Rasa: several Rasa processes behind a proxy that routes each sender to the "
+            "same process (or SANIC_WORKERS with a shared Redis lock store) — on this 2-core machine at most 2×. "
+            f"The load target of {load.TARGET_TPS:.0f} turns/s needs Rasa's CPU per turn near "
             f"{1000 / load.TARGET_TPS:.0f} ms with one process, or {2000 / load.TARGET_TPS:.0f} ms with two "
-            "on an otherwise idle machine: all of the above together, not any one of them."
+            "on an otherwise idle machine."
         )
     sp = data.get("speech")
     if sp and not sp.get("target_met") and sp.get("variants"):
@@ -367,10 +334,11 @@ def write(path: Path = OUT) -> Path:
         "Written by `make bench` (`PYTHONPATH=. .venv/bin/python -m bench`) from `bench/results.json`; do not "
         "edit by hand. `python -m bench --full` adds model training and install from a clean state (about 10 "
         "more minutes); `python -m bench latency` (or quality, load, speech, footprint) runs one benchmark; "
-        "`python -m bench report` only rewrites this file. The profiles below come from "
+        "`python -m bench report` only rewrites this file. Headline figures come from runs without a "
+        'profiler; the rows marked "sampled by py-spy" come from '
         "`PY_SPY=/tmp/pyspy/bin/py-spy python -m bench latency load --profile` (py-spy in a scratch venv: "
-        "`python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy`), the variants from "
-        "`python -m bench latency load --env OMP_NUM_THREADS=1 --profile`; raw stacks in `bench/profiles/`.",
+        "`python3 -m venv /tmp/pyspy && /tmp/pyspy/bin/pip install py-spy`; sampling costs the servers some "
+        "CPU, so their times are higher); raw stacks in `bench/profiles/` (not committed).",
         "",
         f"Machine: {machine}.",
         "",
@@ -390,9 +358,9 @@ def write(path: Path = OUT) -> Path:
         lines += [
             "The evaluation set `bench/eval/questions.yml` (written without seeing `knowledge/`), each question in "
             "a new conversation through Rasa's HTTP API. Full top-1: the first ID of the `answer_sources` slot is "
-            "the labelled one (a clarifying question counts by its first option; \"I don't know\" is a miss); "
+            'the labelled one (a clarifying question counts by its first option; "I don\'t know" is a miss); '
             "top-3: the label is among the first three IDs of the knowledge ranking; lexical: idf-weighted token "
-            "coverage alone, no embedding, no NLU. Honest fallback: the reply said \"I don't know\"; wrong "
+            'coverage alone, no embedding, no NLU. Honest fallback: the reply said "I don\'t know"; wrong '
             "answer: a confident answer with the wrong ID.",
             "",
             f"Command: `{q['command']}` · measured {_when(q)}",
