@@ -60,6 +60,16 @@ def _du_mib(path: Path) -> float:
     return round(total / 1024 / 1024, 1)
 
 
+def _logged_run(cmd: list[str], env: dict[str, str], log: Path, timeout: float) -> tuple[int, float]:
+    """Run `cmd` in the project root with its output in `log`; (return code, wall seconds)."""
+    start = time.monotonic()
+    with log.open("wb") as out:
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout, check=False
+        )
+    return proc.returncode, time.monotonic() - start
+
+
 def training_time() -> dict:
     """Train the model from a clean state (no model, empty Rasa cache) and time it."""
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
@@ -71,21 +81,10 @@ def training_time() -> dict:
         )
         log = Path(tmp) / "train.log"
         load_before = load_average()
-        start = time.monotonic()
-        with log.open("wb") as out:
-            proc = subprocess.run(
-                [sys.executable, "-c", _TRAIN_CHILD],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=TRAIN_TIMEOUT,
-                check=False,
-            )
-        wall = time.monotonic() - start
+        returncode, wall = _logged_run([sys.executable, "-c", _TRAIN_CHILD], env, log, TRAIN_TIMEOUT)
         text = log.read_text(errors="replace")
         line = next((ln for ln in text.splitlines() if ln.startswith("BENCH ")), "")
-        if proc.returncode != 0 or not line:
+        if returncode != 0 or not line:
             return {"ok": False, "error": text[-1500:], "seconds": round(wall, 1)}
         _, seconds, maxrss_kb, model = line.split(" ", 3)
         written = (Path(tmp) / "models" / "last-training-seconds").read_text().strip()
@@ -112,19 +111,8 @@ def install_time() -> dict:
         env.update(XUNWU_VENV=str(venv), PIP_CACHE_DIR=f"{tmp}/pip-cache")
         log = Path(tmp) / "setup.log"
         load_before = load_average()
-        start = time.monotonic()
-        with log.open("wb") as out:
-            proc = subprocess.run(
-                ["bash", "scripts/setup.sh"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=INSTALL_TIMEOUT,
-                check=False,
-            )
-        setup_s = time.monotonic() - start
-        if proc.returncode != 0:
+        returncode, setup_s = _logged_run(["bash", "scripts/setup.sh"], env, log, INSTALL_TIMEOUT)
+        if returncode != 0:
             return {"ok": False, "error": log.read_text(errors="replace")[-1500:], "seconds": round(setup_s, 1)}
         start = time.monotonic()
         build = subprocess.run(
