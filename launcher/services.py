@@ -50,7 +50,9 @@ def plan(cfg: Settings, model: Path) -> list[Service]:
         Service(
             "rasa",
             [
-                rasa_bin(),
+                py,  # `rasa run` with the compiled response validator (launcher/rasa_server.py)
+                "-m",
+                "launcher.rasa_server",
                 "run",
                 "--enable-api",
                 "-i",
