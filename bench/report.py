@@ -63,11 +63,15 @@ def summary(data: dict) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     q = data.get("quality")
-    if q:
-        o = q["overall"]
+    sets = [("answer quality", q), ("answer quality, held-out set", (q or {}).get("holdout"))]
+    for name, r in sets:
+        if not r:
+            continue
+        o = r["overall"]
         lines.append(
-            f"| answer quality | top-1 {o['top1']:.2f}, top-3 {o['top3']:.2f} (lexical baseline top-1 "
-            f"{o['lexical_top1']:.2f}); wrong answers {o['wrong_answer']:.2f} | – | – | {_when(q)} | – |"
+            f"| {name} | top-1 {o['top1']:.2f}, top-3 {o['top3']:.2f} (lexical baseline top-1 "
+            f"{o['lexical_top1']:.2f}); wrong answers {o['wrong_answer']:.2f} | top-1 ≥ {quality.TARGET_TOP1:.2f} | "
+            f"{_verdict(o['top1'] >= quality.TARGET_TOP1)} | {_when(q)} | – |"
         )
     for key, r in _variants(data, "latency"):
         lines.append(
