@@ -16,11 +16,12 @@ from typing import Any
 
 from jsonschema import exceptions, validators
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
 
 _ORIGINAL = RemoteAction._validate_action_result
 _HINT = (
     ". Failed to validate Action server response from API, make sure your response from the Action "
-    "endpoint is valid. For more information about the format visit {docs}/custom-actions"
+    f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
 )
 
 
@@ -35,11 +36,9 @@ def response_validator() -> Any:
 
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     """Same contract as RemoteAction._validate_action_result, with the compiled validator."""
-    from rasa.shared.constants import DOCS_BASE_URL
-
     error = exceptions.best_match(response_validator().iter_errors(result))
     if error is not None:
-        error.message += _HINT.format(docs=DOCS_BASE_URL)
+        error.message += _HINT
         raise error
     return True
 
