@@ -137,6 +137,12 @@ def latency_section(data: dict) -> list[str]:
         *_profile_lines((r.get("profile") or {}).get("rasa"), "Rasa server"),
         *_profile_lines((r.get("profile") or {}).get("actions"), "action server"),
     ]
+    if r.get("sqlite_commit_ms"):
+        cells = ", ".join(f"{k} {v} ms" for k, v in r["sqlite_commit_ms"].items())
+        lines.append(
+            f"- one small SQLite commit in the data folder, measured after the run: {cells} (why the tracker "
+            "store runs SQLite in WAL mode with synchronous=NORMAL: common/tracker_store.py)."
+        )
     variants = _variants(data, "latency")
     if len(variants) > 1:
         lines += [
@@ -195,11 +201,6 @@ def _level_lines(result: dict) -> list[str]:
         )
         lines += [f"  {x}" for x in _profile_lines((lv.get("profile") or {}).get("rasa"), "Rasa server")]
     return lines
-
-
-def _share(result: dict | None, bucket: str) -> float | None:
-    prof = ((result or {}).get("profile") or {}).get("rasa") or {}
-    return (prof.get("share_percent") or {}).get(bucket)
 
 
 def _rasa_ms_per_turn(level: dict) -> float | None:
