@@ -249,7 +249,8 @@ def analysis(data: dict) -> list[str]:
             "SQLite in WAL mode with recent trackers kept in memory (common/tracker_store.py), rules alone "
             "(no TED, no memoization; config.yml), and the action server's answers checked with a validator "
             "compiled once instead of once per call (launcher/rasa_server.py; Rasa's `jsonschema.validate` "
-            "cost about 13 ms of CPU per action call).",
+            "cost about 13 ms of CPU per action call), and requests to the action server that carry the events "
+            "of the recent turns instead of the whole session (launcher/rasa_server.py).",
         ]
         if prof:
             pct = (prof.get("profile") or {}).get("rasa", {}).get("share_percent") or {}
@@ -257,8 +258,8 @@ def analysis(data: dict) -> list[str]:
                 "",
                 f"py-spy on Rasa during the latency run (`latency{PROFILED}`, measured {_when(prof)}; share of "
                 f"busy time): dialogue "
-                f"policies {pct.get('dialogue policies (rules)', pct.get('dialogue policies (rules, memoization)'))}%, "
-                f"calls to the action server (building and sending the whole tracker) "
+                f"policies {pct.get('dialogue policies (rules)')}%, "
+                "calls to the action server "
                 f"{pct.get('action calls to the action server')}%, validation of the action server's "
                 f"answers {pct.get('event validation (jsonschema)')}%, NLU {pct.get('NLU parse (all components)')}% "
                 f"(e5-small {pct.get('… … sentence embedding (e5-small, torch)')}%), tracker writes "
@@ -268,19 +269,12 @@ def analysis(data: dict) -> list[str]:
         thirds = lat.get("by_third_ms") or []
         if len(thirds) == 3 and thirds[0].get("p50") and thirds[2].get("p50"):
             out.append(
-                f"- Shorter trackers: p50 {thirds[0]['p50']:.0f} ms in the first third of the latency run, "
-                f"{thirds[2]['p50']:.0f} ms in the last. The benchmark's resident sends "
+                f"- Shorter trackers for the policies: p50 {thirds[0]['p50']:.0f} ms in the first third of the "
+                f"latency run, {thirds[2]['p50']:.0f} ms in the last. The benchmark's resident sends "
                 f"{lat['turns'] + lat['warmup_turns']} turns inside one session, so the 60-minute expiry does not "
-                "bound it; policies walk the events and every action call carries the whole tracker. Real "
-                "residents write far fewer turns per hour; a tighter expiry or an action endpoint that receives "
-                "only the recent events would bound it for long sessions too."
+                "bound it, and Rasa's rule policy still walks every event of the session on each turn. Real "
+                "residents write far fewer turns per hour."
             )
-            actions_top = (((prof or {}).get("profile") or {}).get("actions") or {}).get("top_self_percent") or []
-            if actions_top and "load_json" in actions_top[0][1]:
-                out.append(
-                    f"  The action server's busiest frame is parsing the tracker Rasa sends "
-                    f"({actions_top[0][0]}% in {actions_top[0][1]})."
-                )
         out.append(
             "- More than one core for Rasa: several Rasa processes behind a proxy that routes each sender to the "
             "same process (or SANIC_WORKERS with a shared Redis lock store) — on this 2-core machine at most 2×. "

@@ -1,4 +1,5 @@
-"""launcher/rasa_server.py: the compiled validator accepts and rejects exactly what Rasa's own does."""
+"""launcher/rasa_server.py: the compiled validator accepts and rejects exactly what Rasa's own does;
+the action server's request differs from Rasa's only by leaving out events older than the recent turns."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ from typing import Any
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa_sdk import Tracker
 
+from common.config import ROOT
 from launcher import rasa_server
 
 VALID: list[dict[str, Any]] = [
@@ -65,4 +71,79 @@ def test_invalid_answers_are_still_rejected(installed: None) -> None:
 
 def test_schema_is_compiled_once(installed: None) -> None:
     assert rasa_server.response_validator() is rasa_server.response_validator()
-    assert RemoteAction._validate_action_result is not rasa_server._ORIGINAL
+    assert RemoteAction._validate_action_result is not rasa_server.RASA_VALIDATE
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(ROOT / "domain.yml"))
+
+
+def _conversation(domain: Domain, turns: int) -> DialogueStateTracker:
+    """`turns` policy questions and answers, then a help form waiting for its phone slot."""
+    events: list = []
+    for i in range(turns):
+        events += [
+            ActionExecuted("action_listen"),
+            UserUttered(f"问题{i}", intent={"name": "ask_policy", "confidence": 0.9}),
+            ActionExecuted("action_answer"),
+            BotUttered(f"回答{i}"),
+            SlotSet("answer_sources", [f"m1.{i % 6 + 1}"]),
+        ]
+    events += [
+        ActionExecuted("action_listen"),
+        UserUttered("转人工", intent={"name": "human", "confidence": 0.99}),
+        ActionExecuted("help_form"),
+        ActiveLoop("help_form"),
+        SlotSet("requested_slot", "phone"),
+        ActionExecuted("action_listen"),
+        UserUttered("13912345678", intent={"name": "nlu_fallback", "confidence": 1.0}),
+        SlotSet("phone", "13912345678"),
+    ]
+    return DialogueStateTracker.from_events("s1", events, slots=domain.slots)
+
+
+def _both(tracker: DialogueStateTracker, domain: Domain) -> tuple[dict, dict]:
+    action = RemoteAction("validate_help_form", None)
+    rasa_server.uninstall()
+    theirs = action._action_call_format(tracker, domain)
+    rasa_server.install()
+    try:
+        ours = action._action_call_format(tracker, domain)
+    finally:
+        rasa_server.uninstall()
+    return theirs, ours
+
+
+def test_short_conversation_request_is_exactly_rasas(domain: Domain) -> None:
+    theirs, ours = _both(_conversation(domain, rasa_server.RECENT_TURNS - 3), domain)
+    assert ours == theirs
+
+
+def test_long_conversation_sends_only_recent_events(domain: Domain) -> None:
+    tracker = _conversation(domain, 40)
+    theirs, ours = _both(tracker, domain)
+    sent = ours["tracker"]["events"]
+    assert sum(e["event"] == "user" for e in sent) == rasa_server.RECENT_TURNS
+    assert sent == theirs["tracker"]["events"][-len(sent) :]  # the same tail, unchanged
+    assert len(sent) < len(theirs["tracker"]["events"]) / 3
+    assert {k: v for k, v in ours["tracker"].items() if k != "events"} == {
+        k: v for k, v in theirs["tracker"].items() if k != "events"
+    }
+    assert {k: v for k, v in ours.items() if k != "tracker"} == {k: v for k, v in theirs.items() if k != "tracker"}
+
+    # what the action server's helpers read is the same from either request
+    mine, full = Tracker.from_dict(ours["tracker"]), Tracker.from_dict(theirs["tracker"])
+    assert mine.slots_to_validate() == full.slots_to_validate() == {"phone": "13912345678"}
+    assert mine.slots == full.slots and mine.slots["answer_sources"] == ["m1.4"]
+    assert mine.latest_message == full.latest_message
+    assert mine.active_loop == full.active_loop and mine.active_loop.get("name") == "help_form"
+    assert mine.get_latest_input_channel() == full.get_latest_input_channel()
+    assert mine.latest_action_name == full.latest_action_name
+
+
+def test_recent_events_counts_user_turns() -> None:
+    events = [ActionExecuted("action_listen"), UserUttered("a"), BotUttered("x"), UserUttered("b"), BotUttered("y")]
+    assert rasa_server.recent_events(events, turns=1) == events[3:]
+    assert rasa_server.recent_events(events, turns=2) == events[1:]
+    assert rasa_server.recent_events(events, turns=5) == events
