@@ -4,4 +4,8 @@ answer.py     policy answers built from knowledge/ (answer_sources, follow-ups, 
 help_form.py  the help-request form: questions, validation, submit → tickets/
 status.py     ticket status and notes added to an open ticket
 voice.py      voice on / off
+
+An action sees the tracker's slots and state whole, but only the events of the last ten
+user turns (launcher/rasa_server.py keeps requests small): keep in slots what an action
+must remember for longer.
 """
