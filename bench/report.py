@@ -247,7 +247,7 @@ def analysis(data: dict) -> list[str]:
             "child_env), no sentence embedding for digits and for intents that are not questions plus a cache "
             "of recent decisions (knowledge/nlu.py), sessions that expire after 60 minutes (domain.yml), "
             "SQLite in WAL mode with recent trackers kept in memory (common/tracker_store.py), rules alone "
-            "(no TED, no memoization; config.yml), and the action server's answers checked with a validator "
+            "(no TED, no memoization; config.yml), the action server's answers checked with a validator "
             "compiled once instead of once per call (launcher/rasa_server.py; Rasa's `jsonschema.validate` "
             "cost about 13 ms of CPU per action call), and requests to the action server that carry the events "
             "of the recent turns instead of the whole session (launcher/rasa_server.py).",
@@ -277,7 +277,8 @@ def analysis(data: dict) -> list[str]:
             )
         out.append(
             "- More than one core for Rasa: several Rasa processes behind a proxy that routes each sender to the "
-            "same process (or SANIC_WORKERS with a shared Redis lock store) — on this 2-core machine at most 2×. "
+            "same process (the recent trackers kept in memory and Rasa's in-memory lock store both need that; "
+            "SANIC_WORKERS alone would not do it) — on this 2-core machine at most 2×. "
             f"The load target of {load.TARGET_TPS:.0f} turns/s needs Rasa's CPU per turn below "
             f"{1000 / load.TARGET_TPS:.0f} ms with one process on an otherwise idle machine (measured above: "
             f"≈ {per_turn} ms under load)."
