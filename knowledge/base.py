@@ -49,8 +49,8 @@ PLAN_HEADING_RE = re.compile(r"^([一二三四五六七八九十]+)、(.+)$")
 PLAN_SUB_RE = re.compile(r"^（([一二三四五六七八九十]+)）")
 # A label may name an article, chapter or part of its source ("第四十二条"): it must be in the excerpts.
 LABEL_PART_RE = re.compile(r"第[一二三四五六七八九十百零\d]+(?:条|章|部分|节)")
-# 官方 means a government or disabled persons' federation site.
-OFFICIAL_HOST_SUFFIXES = (".gov.cn", "gzhdpf.org.cn", "cdpf.org.cn")
+# 官方 means a government or disabled persons' federation (残联, "…dpf.org.cn") site.
+OFFICIAL_HOST_SUFFIXES = (".gov.cn", "dpf.org.cn")
 FACT_TAG_RE = re.compile(r"【([^】]+)】")
 
 
@@ -213,7 +213,7 @@ def label_problems(source: Source) -> list[str]:
 
 def _official_host(url: str) -> bool:
     host = (urlparse(url).hostname or "").lower()
-    return any(host == s.lstrip(".") or host.endswith("." + s.lstrip(".")) for s in OFFICIAL_HOST_SUFFIXES)
+    return any(host == s.lstrip(".") or host.endswith(s) for s in OFFICIAL_HOST_SUFFIXES)
 
 
 def _plain(text: str) -> str:

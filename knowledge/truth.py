@@ -54,7 +54,7 @@ ACTION_TERMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "place": (
         ("乡镇（街道）", "乡镇人民政府", "街道办事处", "乡镇", "乡（镇）", "镇（办）"),
         ("受理窗口",),
-        ("县级残联", "县残联", "区残联", "县残疾人联合会"),
+        ("县级残联", "县残联", "区残联", "市残联", "县残疾人联合会"),
         ("村（居）委会", "村（居）民委员会", "村委会", "村民委员会", "村（社区）"),
         ("民政部门", "民政局", "民政办"),
         ("法律援助机构", "法律援助中心", "法律援助服务机构"),
@@ -83,14 +83,9 @@ ACTION_TERMS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("119",),
         ("www.gzhdpf.org.cn",),
     ),
-    "time": (
-        ("当月",),
-        ("工作日",),
-        ("提前一个月",),
-        ("十周年", "10年有效期"),
-        ("2027年底前",),
-    ),
 }
+# Times a next step can give: in days, in working days, this month, a month ahead, a deadline year.
+TIME_RE = re.compile(r"\d+个工作日|\d+天|当月|提前一个月|十周年|\d{4}年底前")
 STAFF_OFFER = "转人工"
 
 
@@ -111,8 +106,9 @@ def _numbers(text: str) -> set[str]:
 
 
 def evidence(sources: tuple[Source, ...]) -> str:
-    """The excerpts of `sources`, as one run of text without whitespace."""
-    return _plain(" ".join(x for s in sources for x in s.excerpts))
+    """The excerpts of `sources`, as one run of text without whitespace ("｜" between
+    excerpts, so that the last figure of one never runs into the first of the next)."""
+    return "｜".join(_plain(x) for s in sources for x in s.excerpts)
 
 
 def figure_problems(texts: tuple[str, ...], sources: tuple[Source, ...], where: str) -> list[str]:
@@ -179,17 +175,23 @@ def emergency_problems(lines: tuple[EmergencyLine, ...]) -> list[str]:
     return [p for line in lines for p in figure_problems((line.text,), (line.source,), f"emergency.yml: {line.key}")]
 
 
+def _term_text(text: str) -> str:
+    """Text for matching action terms: no whitespace, ASCII brackets as full-width ones."""
+    return _plain(text).replace("(", "（").replace(")", "）")
+
+
 def next_step_terms(entry: Entry) -> list[str]:
     """The places, documents, channels and times the next step names that the entry's
     own sources also give (canonical spellings, in ACTION_TERMS order)."""
-    ev = evidence(entry.sources)
-    step = _plain(entry.next_step)
+    ev = _term_text(evidence(entry.sources))
+    step = _term_text(entry.next_step)
     found = []
     for terms in ACTION_TERMS.values():
         for spellings in terms:
-            named = any(_plain(s) in step for s in spellings) and any(_plain(s) in ev for s in spellings)
+            named = any(_term_text(s) in step for s in spellings) and any(_term_text(s) in ev for s in spellings)
             if named and spellings[0] not in found:
                 found.append(spellings[0])
+    found += [t for t in dict.fromkeys(TIME_RE.findall(step)) if t in ev]
     return found
 
 
@@ -203,6 +205,8 @@ def next_step_problems(entry: Entry) -> list[str]:
 def all_problems(kb: KnowledgeBase, fact_sheet: Path | None = None) -> list[str]:
     """Every truth problem in the knowledge base and the emergency lines."""
     problems = [p for e in kb.entries for p in entry_problems(e)]
+    problems += [p for e in kb.entries for p in period_problems(e)]
+    problems += [p for e in kb.entries for p in next_step_problems(e)]
     problems += [p for s in kb.sources.values() for p in source_problems(s, fact_sheet)]
     problems += emergency_problems(load_emergency())
     return problems
