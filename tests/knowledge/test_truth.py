@@ -17,6 +17,7 @@ from knowledge.truth import (
     claims,
     entry_problems,
     evidence,
+    figure_problems,
     measures,
     next_step_problems,
     next_step_terms,
@@ -223,3 +224,13 @@ def test_the_seven_audit_findings_stay_fixed(kb: KnowledgeBase) -> None:
     for key in ("employment-quota", "job-search-services"):
         keys = {s.key for s in kb.by_key[key].sources}
         assert "employment-action-2022" not in keys and keys & {"employment-2025-text", "employment-action-2025"}, key
+
+
+def test_the_greeting_and_help_tell_the_plan_period_from_a_source(kb: KnowledgeBase) -> None:
+    """The domain's greeting, /start and /help say the plan's years; the years are sourced."""
+    domain = yaml.safe_load((ENTRIES_DIR.parents[1] / "domain.yml").read_text(encoding="utf-8"))
+    period = kb.sources["plan-period"]
+    for name in ("utter_greet", "utter_bot_start", "utter_bot_help"):
+        text = domain["responses"][name][0]["text"]
+        assert "2021到2025年" in text and "寻乌县" in text, name
+        assert figure_problems((text,), (period,), name) == [], name
