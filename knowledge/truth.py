@@ -1,16 +1,37 @@
-"""Mechanical truth checks: every figure an answer says must be in its cited sources.
+"""Mechanical truth checks on what the answers say.
 
-`python -m knowledge.truth` prints every problem (exit 1 when there is one); the tests run
-the same checks.
+- Figures: every number, numeral with a unit, phone and 文号 an answer says is in the
+  excerpts of the entry's own sources; the same for every line of `emergency.yml`.
+- Labels and sources: every 来源 label names a real section of its source; fact-sheet
+  excerpts are verbatim and never 【第三方】 (`knowledge.base.source_problems`).
+- Periods: a text that names a plan or programme says, where it first names it, which
+  years it covers ("2021到2025年"); a target year that has passed ("到2025年") is said
+  with its period or as a past target, never as if still ahead.
+- Next steps (a measure, not a rule): which entries' next step names a place, a
+  document, a channel or a time that their own sources give.
+
+`python -m knowledge.truth` prints every problem (exit 1 when there is one) and the
+measures; `make test` runs the same checks through tests/knowledge.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import statistics
 import sys
 from pathlib import Path
 
-from knowledge.base import ROOT_SHARED, Entry, KnowledgeBase, Source, load
+from knowledge.base import (
+    SENTENCE_RE,
+    EmergencyLine,
+    Entry,
+    KnowledgeBase,
+    Source,
+    load,
+    load_emergency,
+)
+from knowledge.base import source_problems as _source_problems
 
 # Arabic numbers (80, 1.5, 2021), Chinese numerals with a measure word (十年, 一级, 两万户),
 # phone-like digit runs, and document numbers (国发〔2015〕52号).
@@ -19,7 +40,53 @@ CN_NUMBER_RE = re.compile(r"[零一二两三四五六七八九十百千万]+(?:�
 DOC_RE = re.compile(r"[\u4e00-\u9fff]{0,4}〔\d{4}〕\d+号")
 PHONE_RE = re.compile(r"(?:\d[\d\- ]{6,}\d)")
 URL_RE = re.compile(r"https?://\S+|www\.\S+", re.I)
-FACT_TAG_RE = re.compile(r"【([^】]+)】")
+
+# A plan or time-bound programme named in a text, and the years it covers said in words.
+PLAN_WORD_RE = re.compile(r"规划|行动方案|实施方案|行动计划")
+NOT_A_PLAN_RE = re.compile(r"纳入[^。；，,]{0,14}规划")  # "纳入发展规划": a law's duty, not a plan
+PERIOD_RE = re.compile(r"(20\d\d)\s*(?:—|–|-|~|到|至)\s*(20\d\d)年")
+TARGET_RE = re.compile(r"到(20\d\d)年")
+PAST_MARKERS = ("当时", "原定", "定过", "已经", "已", "定的目标", "提出过")
+
+# What makes a next step concrete: a place, a document, a channel or a time. Each term
+# counts only when one of its spellings is also in the entry's own sources.
+ACTION_TERMS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "place": (
+        ("乡镇（街道）", "乡镇人民政府", "街道办事处", "乡镇", "乡（镇）", "镇（办）"),
+        ("受理窗口",),
+        ("县级残联", "县残联", "区残联", "市残联", "县残疾人联合会"),
+        ("村（居）委会", "村（居）民委员会", "村委会", "村民委员会", "村（社区）"),
+        ("民政部门", "民政局", "民政办"),
+        ("法律援助机构", "法律援助中心", "法律援助服务机构"),
+        ("教育局", "教体局", "教育部门", "教育行政部门"),
+        ("指定的医院", "医院"),
+        ("政务服务大厅",),
+    ),
+    "document": (
+        ("残疾人证", "残疾证"),
+        ("身份证",),
+        ("户口本", "户口簿"),
+        ("居住证",),
+        ("照片", "彩照"),
+        ("申请表", "评定表"),
+        ("病历",),
+        ("证明材料",),
+        ("书面申请",),
+    ),
+    "channel": (
+        ("民政通",),
+        ("国家政务服务平台",),
+        ("12348",),
+        ("12356",),
+        ("110",),
+        ("120",),
+        ("119",),
+        ("www.gzhdpf.org.cn",),
+    ),
+}
+# Times a next step can give: in days, in working days, this month, a month ahead, a deadline year.
+TIME_RE = re.compile(r"\d+个工作日|\d+天|当月|提前一个月|十周年|\d{4}年底前")
+STAFF_OFFER = "转人工"
 
 
 def _plain(text: str) -> str:
@@ -38,66 +105,133 @@ def _numbers(text: str) -> set[str]:
     return set(NUMBER_RE.findall(text))
 
 
-def entry_problems(entry: Entry) -> list[str]:
-    """Figures in the entry's texts that none of its sources' excerpts contain."""
-    evidence = _plain(" ".join(x for s in entry.sources for x in s.excerpts))
-    evidence_numbers = _numbers(evidence)
+def evidence(sources: tuple[Source, ...]) -> str:
+    """The excerpts of `sources`, as one run of text without whitespace ("｜" between
+    excerpts, so that the last figure of one never runs into the first of the next)."""
+    return "｜".join(_plain(x) for s in sources for x in s.excerpts)
+
+
+def figure_problems(texts: tuple[str, ...], sources: tuple[Source, ...], where: str) -> list[str]:
+    """Figures in `texts` that none of the excerpts of `sources` contain."""
+    ev = evidence(sources)
+    ev_numbers = _numbers(ev)
     problems = []
-    for text in entry.texts:
+    for text in texts:
         for claim in claims(text):
             plain = _plain(claim)
             if NUMBER_RE.fullmatch(plain):
-                ok = plain in evidence_numbers
+                ok = plain in ev_numbers
             elif "〔" in plain:  # a 文号: its issuer (two characters at least) and number
                 core = plain[plain.index("〔") - 2 :] if plain.index("〔") >= 2 else plain
-                ok = core in evidence
+                ok = core in ev
             else:
-                ok = plain in evidence
+                ok = plain in ev
             if not ok:
-                problems.append(f"{entry.file}: {entry.key}: {claim!r} is not in its sources")
+                problems.append(f"{where}: {claim!r} is not in its sources")
     return problems
 
 
-def _fact_sheet_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+def entry_problems(entry: Entry) -> list[str]:
+    """Figures in the entry's texts that none of its sources' excerpts contain."""
+    return figure_problems(entry.texts, entry.sources, f"{entry.file}: {entry.key}")
 
 
-def source_problems(source: Source, fact_sheet: Path) -> list[str]:
-    """A fact-sheet source must quote an item verbatim, and never a 【第三方】 item."""
-    if source.kind == "规划":
-        return []
-    lines = _fact_sheet_lines(fact_sheet)
+def _plan_mentions(sentence: str) -> bool:
+    cleaned = NOT_A_PLAN_RE.sub("", sentence)
+    return bool(PLAN_WORD_RE.search(cleaned))
+
+
+def period_problems(entry: Entry, year: int | None = None) -> list[str]:
+    """A plan stated without its period, or a passed target year stated as still ahead.
+
+    In each text, the first sentence that names a plan or programme must say the years it
+    covers. A sentence with "到YYYY年" for a year already reached must say the period or
+    mark the target as past.
+    """
+    this_year = year or dt.date.today().year
+    where = f"{entry.file}: {entry.key}"
     problems = []
-    if source.url and source.url not in fact_sheet.read_text(encoding="utf-8"):
-        problems.append(f"source {source.key}: url is not in the fact sheet")
-    for excerpt in source.excerpts:
-        want = _plain(excerpt)
-        hits = [i for i, line in enumerate(lines) if want in _plain(line)]
-        if not hits:
-            problems.append(f"source {source.key}: excerpt not found verbatim: {excerpt[:30]}…")
-            continue
-        i = hits[0]
-        tagged = i
-        while tagged >= 0 and not FACT_TAG_RE.search(lines[tagged]):
-            tagged -= 1
-        tags = FACT_TAG_RE.findall(lines[tagged]) if tagged >= 0 else []
-        if not tags or any("第三方" in t for t in tags):
-            problems.append(f"source {source.key}: excerpt comes from a 【第三方】 or untagged item")
-        elif not any(source.kind in t or t in source.kind for t in tags):
-            problems.append(f"source {source.key}: kind {source.kind} but the item is tagged {tags}")
+    for text in entry.texts:
+        sentences = SENTENCE_RE.findall(text)
+        first = next((s for s in sentences if _plan_mentions(s)), None)
+        if first is not None and not PERIOD_RE.search(first):
+            problems.append(f"{where}: names a plan without its years: {first.strip()!r}")
+        for sentence in sentences:
+            for target in TARGET_RE.findall(sentence):
+                if int(target) <= this_year and not (
+                    PERIOD_RE.search(sentence) or any(m in sentence for m in PAST_MARKERS)
+                ):
+                    problems.append(f"{where}: states the passed target 到{target}年 as if ahead: {sentence.strip()!r}")
     return problems
+
+
+def source_problems(source: Source, fact_sheet: Path | None = None) -> list[str]:
+    """A source's label names a real section; its excerpts are where they say they are."""
+    return _source_problems(source, fact_sheet)
+
+
+def emergency_problems(lines: tuple[EmergencyLine, ...]) -> list[str]:
+    """Every number an urgent line says is in its source's excerpts."""
+    return [p for line in lines for p in figure_problems((line.text,), (line.source,), f"emergency.yml: {line.key}")]
+
+
+def _term_text(text: str) -> str:
+    """Text for matching action terms: no whitespace, ASCII brackets as full-width ones."""
+    return _plain(text).replace("(", "（").replace(")", "）")
+
+
+def next_step_terms(entry: Entry) -> list[str]:
+    """The places, documents, channels and times the next step names that the entry's
+    own sources also give (canonical spellings, in ACTION_TERMS order)."""
+    ev = _term_text(evidence(entry.sources))
+    step = _term_text(entry.next_step)
+    found = []
+    for terms in ACTION_TERMS.values():
+        for spellings in terms:
+            named = any(_term_text(s) in step for s in spellings) and any(_term_text(s) in ev for s in spellings)
+            if named and spellings[0] not in found:
+                found.append(spellings[0])
+    found += [t for t in dict.fromkeys(TIME_RE.findall(step)) if t in ev]
+    return found
+
+
+def next_step_problems(entry: Entry) -> list[str]:
+    """A next step with no sourced place, document, channel or time must offer a person."""
+    if next_step_terms(entry) or STAFF_OFFER in entry.next_step:
+        return []
+    return [f"{entry.file}: {entry.key}: the next step names nothing sourced and offers no person"]
 
 
 def all_problems(kb: KnowledgeBase, fact_sheet: Path | None = None) -> list[str]:
-    """Every truth problem in the knowledge base."""
+    """Every truth problem in the knowledge base and the emergency lines."""
     problems = [p for e in kb.entries for p in entry_problems(e)]
-    sheet = fact_sheet or ROOT_SHARED / "reference" / "policy-facts.md"
-    if sheet.is_file():
-        problems += [p for s in kb.sources.values() for p in source_problems(s, sheet)]
+    problems += [p for e in kb.entries for p in period_problems(e)]
+    problems += [p for e in kb.entries for p in next_step_problems(e)]
+    problems += [p for s in kb.sources.values() for p in source_problems(s, fact_sheet)]
+    problems += emergency_problems(load_emergency())
     return problems
 
 
+def measures(kb: KnowledgeBase) -> dict[str, float]:
+    """The figures issue 13 asks for: concrete next steps, answer length, cite length."""
+    concrete = [e for e in kb.entries if next_step_terms(e)]
+    return {
+        "entries": len(kb.entries),
+        "concrete_next_steps": len(concrete),
+        "concrete_share": round(len(concrete) / len(kb.entries), 3),
+        "median_answer_chars": statistics.median(len(e.answer) for e in kb.entries),
+        "max_answer_chars": max(len(e.answer) for e in kb.entries),
+        "median_cite_chars": statistics.median(len(e.cite) for e in kb.entries),
+        "sources": len(kb.sources),
+        "found_sources": sum(1 for s in kb.sources.values() if s.found),
+        "emergency_lines": len(load_emergency()),
+    }
+
+
 if __name__ == "__main__":
-    found = all_problems(load())
-    print("\n".join(found) or f"ok: {len(load().entries)} entries, no problems")
+    kb = load()
+    found = all_problems(kb)
+    print("\n".join(found) or f"ok: {len(kb.entries)} entries, {len(load_emergency())} emergency lines, no problems")
+    for name, value in measures(kb).items():
+        print(f"{name}: {value}")
     sys.exit(1 if found else 0)

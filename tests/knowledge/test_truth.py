@@ -1,16 +1,28 @@
-"""Truth checks: every figure an answer says is in its sources, and amounts are dated and hedged."""
+"""Truth checks: figures are in the sources, amounts are dated and hedged, plans carry their
+years, and next steps name what the sources give."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import statistics
 from pathlib import Path
 
 import pytest
 import yaml
 
 from knowledge.base import COUNTY_CAVEAT, ENTRIES_DIR, MONEY_RE, Entry, KnowledgeBase, KnowledgeError, _entry
-from knowledge.truth import all_problems, claims, entry_problems
+from knowledge.truth import (
+    all_problems,
+    claims,
+    entry_problems,
+    evidence,
+    figure_problems,
+    measures,
+    next_step_problems,
+    next_step_terms,
+    period_problems,
+)
 
 
 def with_answer(entry: Entry, extra: str) -> Entry:
@@ -69,7 +81,14 @@ def test_numerals_document_numbers_and_phones_not_in_the_sources_are_reported(
 
 def test_a_figure_that_is_in_the_sources_is_accepted(kb: KnowledgeBase) -> None:
     entry = kb.by_key["two-subsidies"]
-    assert entry_problems(with_answer(entry, "国发〔2015〕52号文件；覆盖率100%。")) == []
+    assert entry_problems(with_answer(entry, "国发〔2015〕52号文件；照护要持续6个月以上。")) == []
+
+
+def test_figures_of_two_excerpts_never_run_together(kb: KnowledgeBase) -> None:
+    """ "…by 2025." followed by "120和999…" must not read as the number 2025.120."""
+    entry = kb.by_key["public-health-emergency"]
+    assert "｜" in evidence(entry.sources)
+    assert entry_problems(entry) == []
 
 
 def test_figures_in_detail_and_next_step_are_checked_too(kb: KnowledgeBase) -> None:
@@ -83,7 +102,8 @@ def test_amounts_carry_as_of_and_the_county_caveat(kb: KnowledgeBase) -> None:
     assert {e.key for e in with_amounts} >= {"subsidies-amount"}
     for entry in with_amounts:
         assert entry.as_of, entry.key
-        assert COUNTY_CAVEAT in " ".join(entry.texts), entry.key
+        national = all("国家" in t or "全国" in t for t in entry.texts if MONEY_RE.search(t))
+        assert national or COUNTY_CAVEAT in " ".join(entry.texts), entry.key
 
 
 def test_an_amount_without_as_of_or_caveat_is_refused(kb: KnowledgeBase) -> None:
@@ -106,3 +126,111 @@ def test_an_entry_with_an_unknown_id_or_source_is_refused(kb: KnowledgeBase) -> 
         _entry({**raw, "id": "m9.1"}, file, kb.sources, kb.ids)
     with pytest.raises(KnowledgeError, match="unknown source"):
         _entry({**raw, "sources": ["baike-page"]}, file, kb.sources, kb.ids)
+
+
+def test_a_national_amount_needs_no_county_hedge_but_a_local_one_does(kb: KnowledgeBase) -> None:
+    raw, file = raw_entry("school-funding-aid")
+    entry = _entry(raw, file, kb.sources, kb.ids)
+    assert "6000元" in entry.answer and COUNTY_CAVEAT not in " ".join(entry.texts)
+    local = {**raw, "answer": raw["answer"].replace("国家规定，", "寻乌县规定，").replace("国新办", "县里")}
+    with pytest.raises(KnowledgeError, match=COUNTY_CAVEAT):
+        _entry(local, file, kb.sources, kb.ids)
+
+
+def test_the_county_hedge_is_only_said_beside_a_local_amount(kb: KnowledgeBase) -> None:
+    """ "以县里当年公布为准" belongs to county amounts, not to national rules (12年免费教育)."""
+    for entry in kb.entries:
+        if COUNTY_CAVEAT in " ".join(entry.texts):
+            assert any(MONEY_RE.search(t) for t in entry.texts), entry.key
+    assert COUNTY_CAVEAT not in " ".join(kb.by_key["free-education"].texts)
+
+
+# ───────────── periods ─────────────
+
+
+def test_every_entry_says_the_years_of_the_plans_it_names(kb: KnowledgeBase) -> None:
+    assert [p for e in kb.entries for p in period_problems(e)] == []
+    plan_entries = [e for e in kb.entries if any(s.kind == "规划" for s in e.sources)]
+    assert len(plan_entries) >= 30
+    for entry in plan_entries:
+        assert "2021到2025年" in " ".join(entry.texts), entry.key
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("寻乌县规划提出完善残疾人社会救助保障。", "names a plan without its years"),
+        ("国家促进残疾人就业三年行动方案有就业服务提升行动。", "names a plan without its years"),
+        ("按寻乌县2021到2025年的规划，到2025年残疾人生活品质有新改善。", None),
+        ("到2025年，残疾人生活品质有新改善。", "as if ahead"),
+        ("残疾人生活品质到2025年有新改善的目标已经到期。", None),
+        ("县级以上政府要把无障碍环境建设纳入发展规划。", None),
+    ],
+)
+def test_a_plan_without_its_years_or_a_passed_target_is_reported(
+    kb: KnowledgeBase, text: str, problem: str | None
+) -> None:
+    entry = dataclasses.replace(kb.by_key["disability-dibao"], answer=text, detail="", next_step="转人工。")
+    problems = period_problems(entry, year=2026)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0] and "disability-dibao" in problems[0], problems
+
+
+def test_a_programme_still_running_is_not_a_passed_target(kb: KnowledgeBase) -> None:
+    entry = kb.by_key["employment-quota"]
+    assert "2027年底前" in entry.answer
+    assert period_problems(entry, year=2026) == []
+
+
+# ───────────── next steps and length ─────────────
+
+
+def test_most_entries_give_a_sourced_place_document_channel_or_time(kb: KnowledgeBase) -> None:
+    figures = measures(kb)
+    assert figures["concrete_share"] >= 0.70, figures
+    for entry in kb.entries:
+        if not next_step_terms(entry):
+            assert "转人工" in entry.next_step or "接着问我" in entry.next_step, entry.key
+    assert [p for e in kb.entries for p in next_step_problems(e)] == []
+
+
+def test_a_next_step_term_counts_only_when_the_sources_give_it(kb: KnowledgeBase) -> None:
+    entry = kb.by_key["subsidies-apply"]
+    assert {"乡镇（街道）", "受理窗口", "残疾人证", "民政通"} <= set(next_step_terms(entry))
+    unsourced = dataclasses.replace(entry, next_step="拨打12345反映，或去县政务服务大厅。")
+    assert next_step_terms(unsourced) == []
+    assert next_step_problems(unsourced) == [
+        "m1-social-security.yml: subsidies-apply: the next step names nothing sourced and offers no person"
+    ]
+    assert next_step_problems(dataclasses.replace(unsourced, next_step="需要工作人员帮忙，请回复：转人工。")) == []
+
+
+def test_answers_are_short_enough_to_be_read_aloud(kb: KnowledgeBase) -> None:
+    lengths = [len(e.answer) for e in kb.entries]
+    assert statistics.median(lengths) <= 120
+    assert max(lengths) <= 130, max(zip(lengths, [e.key for e in kb.entries], strict=True))
+
+
+def test_the_seven_audit_findings_stay_fixed(kb: KnowledgeBase) -> None:
+    """Issue 13's findings, each a sentence the entry now says."""
+    both = kb.by_key["subsidies-both"]
+    assert both.answer.startswith("可以同时领") and "jx-subsidies-faq" in {s.key for s in both.sources}
+    assert "办残疾人证时" in kb.by_key["policy-finds-people"].detail
+    assert "有材料证明" in kb.by_key["employment-rights"].answer
+    assert "第三代" in kb.by_key["card-looks"].answer
+    assert "home-accessibility-jiangxi" not in {s.key for s in kb.by_key["home-accessibility-apply"].sources}
+    for key in ("employment-quota", "job-search-services"):
+        keys = {s.key for s in kb.by_key[key].sources}
+        assert "employment-action-2022" not in keys and keys & {"employment-2025-text", "employment-action-2025"}, key
+
+
+def test_the_greeting_and_help_tell_the_plan_period_from_a_source(kb: KnowledgeBase) -> None:
+    """The domain's greeting, /start and /help say the plan's years; the years are sourced."""
+    domain = yaml.safe_load((ENTRIES_DIR.parents[1] / "domain.yml").read_text(encoding="utf-8"))
+    period = kb.sources["plan-period"]
+    for name in ("utter_greet", "utter_bot_start", "utter_bot_help"):
+        text = domain["responses"][name][0]["text"]
+        assert "2021到2025年" in text and "寻乌县" in text, name
+        assert figure_problems((text,), (period,), name) == [], name
