@@ -40,7 +40,7 @@ from typing import Any
 from common.texts import say
 
 from . import engine as engines
-from .normalize import digits_to_chinese, int_to_chinese, to_speakable
+from .normalize import EMAIL_SPOKEN, URL_SPOKEN, digits_to_chinese, int_to_chinese, to_speakable
 from .tts import MIN_RATE, SpeechError, check_wav, clamp_rate
 from .voice_note import _encode_opus, cache_dir
 
@@ -112,7 +112,7 @@ _REQUEST_PATTERNS: list[tuple[Request, str]] = [
         Request.FULL_SOURCES,
         rf"(?:来源|出处){_ASK_WHERE}|(?:哪|什么|啥)个?(?:来源|出处)|(?:念|读|说)(?:一下|一遍)?(?:全部|完整的?|所有的?)?来源",
     ),
-    (Request.NO_SOURCES, rf"(?:来源|出处)就?{_DONT}|{_DONT}再?(?:念|读|说|讲)(?:那些)?(?:来源|出处)"),
+    (Request.NO_SOURCES, rf"(?:来源|出处).{{0,3}}?{_DONT}|{_DONT}再?(?:念|读|说|讲)(?:那些)?(?:来源|出处)"),
     (Request.REPEAT, r"(?:再|重新|重)(?:念|读|说|讲|播|放)(?:一遍|一次|一下)?|重复|没听清|没听见|没听到|听不清"),
     (Request.SLOWER, rf"{_SPEECH_WORD}?(?:慢|缓)(?:一?点|些|一些)|太快|快了|说得?太快|语速.{{0,2}}慢"),
     (Request.FASTER, rf"{_SPEECH_WORD}?快(?:一?点|些|一些)|太慢了|语速.{{0,2}}快|正常速度"),
@@ -266,6 +266,14 @@ def _for_the_ear(raw: str) -> str:
     return _DOC_NUMBER.sub("", raw)
 
 
+def _speakable(raw: str) -> str:
+    """to_speakable, without its "网址见文字消息": a link is only visual."""
+    text = to_speakable(raw)
+    if URL_SPOKEN in text or EMAIL_SPOKEN in text:
+        text = to_speakable(text.replace(URL_SPOKEN, "").replace(EMAIL_SPOKEN, ""))
+    return text
+
+
 def _pieces(raw: str, pause: float, *, ear: bool = True) -> Plan:
     """One written line → pieces: grouped numbers split off with short pauses."""
     raw = _for_the_ear(raw) if ear else raw
@@ -273,7 +281,7 @@ def _pieces(raw: str, pause: float, *, ear: bool = True) -> Plan:
     pos = 0
     for m in _GROUPED.finditer(raw):
         written = raw[pos : m.start()]
-        before = to_speakable(written)
+        before = _speakable(written)
         if before:
             out.append(Piece(before, PAUSE_GROUP if re.search(r"[：:]\s*$", written) else 0.0))
         if m.group("ticket"):
@@ -284,7 +292,7 @@ def _pieces(raw: str, pause: float, *, ear: bool = True) -> Plan:
             groups = _date_groups(m)
         out.extend(Piece(g, PAUSE_GROUP) for g in groups)
         pos = m.end()
-    rest = to_speakable(raw[pos:])
+    rest = _speakable(raw[pos:])
     if rest:
         out.append(Piece(rest, 0.0))
     if out:
