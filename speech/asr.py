@@ -217,6 +217,11 @@ def confirmation(text: str) -> bool | None:
     return None
 
 
+def spoken_confirmation(result: Transcript) -> bool | None:
+    """`confirmation` of a transcribed reply (expect="yes_no"); None unless the recogniser is sure."""
+    return confirmation(result.text) if result.ok else None
+
+
 # --------------------------------------------------------------------------- the model
 
 

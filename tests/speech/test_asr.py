@@ -87,8 +87,11 @@ def test_yes_and_no_answers_with_the_yes_no_prompt() -> None:
     yes = asr.transcribe(CLIPS_DIR / "yes.ogg", expect="yes_no")
     no = asr.transcribe(CLIPS_DIR / "no.ogg", expect="yes_no")
     assert asr.confirmation(no.text) is False, no
-    # a short yes is hard: it may come out unclear, but never as a no
+    assert asr.spoken_confirmation(no) is False
+    # a short yes is hard: it may come out unclear (then 1 or 2 is asked for), never as a no
     assert asr.confirmation(yes.text) in (True, None), yes
+    assert asr.spoken_confirmation(yes) in (True, None)
+    assert asr.spoken_confirmation(asr.Transcript(text="对", unsure=True, reason="low_confidence")) is None
 
 
 @pytest.mark.parametrize(
