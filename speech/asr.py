@@ -217,6 +217,39 @@ def confirmation(text: str) -> bool | None:
     return None
 
 
+# What the resident is told when there is no trusted transcript (texts in domain.yml).
+_REPLY_FOR = {
+    "silence": "utter_asr_silence",
+    "no_speech": "utter_asr_silence",
+    "too_short": "utter_asr_silence",
+    "too_long": "utter_asr_too_long",
+    "unreadable": "utter_asr_unreadable",
+    "no_audio": "utter_asr_unreadable",
+    "unsupported_codec": "utter_asr_unreadable",
+    "too_large": "utter_asr_unreadable",
+    "video": "utter_asr_video",
+    "disabled": "utter_bot_voice_message",
+    "unavailable": "utter_bot_voice_message",
+    "failed": "utter_bot_voice_message",
+}
+# These replies end with "1 转给工作人员 / 2 不用了": the bridge keeps the audio for staff.
+OFFER_STAFF = frozenset({"utter_bot_voice_message", "utter_asr_unsure", "utter_asr_wrong"})
+
+
+def resident_reply(result: Transcript) -> tuple[str, str]:
+    """(response name, text) to answer a recording with no trusted transcript.
+
+    Every one offers a person: "转人工" in the text, or a 1/2 choice to send the audio to
+    staff when the name is in OFFER_STAFF. For a trusted transcript use
+    `speech.spoken.read_back(result.text)` instead.
+    """
+    from common.texts import say
+
+    name = "utter_asr_unsure" if result.unsure or result.reason in UNSURE_REASONS else _REPLY_FOR.get(result.reason)
+    name = name or "utter_bot_voice_message"
+    return name, say(name, limit=settings().asr_max_seconds)  # texts without {limit} ignore it
+
+
 def spoken_confirmation(result: Transcript) -> bool | None:
     """`confirmation` of a transcribed reply (expect="yes_no"); None unless the recogniser is sure."""
     return confirmation(result.text) if result.ok else None

@@ -188,6 +188,31 @@ def test_bad_input_gives_a_reason_and_never_raises(case: str, tmp_path: Path) ->
     assert result.explanation
 
 
+@pytest.mark.parametrize(
+    ("reason", "name"),
+    [
+        ("silence", "utter_asr_silence"),
+        ("no_speech", "utter_asr_silence"),
+        ("too_long", "utter_asr_too_long"),
+        ("unreadable", "utter_asr_unreadable"),
+        ("unsupported_codec", "utter_asr_unreadable"),
+        ("video", "utter_asr_video"),
+        ("unavailable", "utter_bot_voice_message"),
+        ("disabled", "utter_bot_voice_message"),
+        ("low_confidence", "utter_asr_unsure"),
+        ("hallucination", "utter_asr_unsure"),
+    ],
+)
+def test_every_reason_has_a_short_reply_that_offers_a_person(reason: str, name: str) -> None:
+    unsure = reason in asr.UNSURE_REASONS
+    got, text = asr.resident_reply(asr.Transcript(text="x" if unsure else "", unsure=unsure, reason=reason))
+    assert got == name
+    assert "{" not in text and len(text) <= 90
+    assert ("1 转给工作人员" in text) if name in asr.OFFER_STAFF else ("转人工" in text)
+    if reason == "too_long":
+        assert "60秒" in text
+
+
 def test_ten_minutes_are_refused_before_decoding(tmp_path: Path) -> None:
     path = recordings.voice_note(recordings.noise(600, 0.05), tmp_path / "long.ogg")
     result = asr.transcribe(path)
