@@ -5,8 +5,8 @@ A reply is written for the screen: an answer, a `来源：` line of source title
 emoji. Read out as written it takes up to 86 s and the menus run together. Here a reply
 becomes a `Plan`: pieces of speakable text, each followed by real silence:
 
-- the answer lines and the next step, always (`Listener.shorter`: the answer without the
-  follow-up detail and only the next step's first sentence, no source);
+- the answer lines and the next step, always (`Listener.shorter`: only the next step's
+  first sentence, and no source; a detail the resident asked for is still said);
 - the source said once and briefly, derived from the `来源` line's source names
   ("这是国家的规定，也是寻乌县规划里写的"; `Listener.sources` False: not at all); the whole
   list only on request (`full_sources(reply)`, "来源是哪里");
@@ -319,12 +319,8 @@ def plan(text: str, listener: Listener | None = None) -> Plan:
     """What will be said for a reply text, piece by piece (empty when nothing is speakable)."""
     listener = listener or Listener()
     reply = parse(text)
-    is_answer = bool(reply.sources or reply.next_step)
-    lines = list(reply.lines)
-    if listener.shorter and is_answer and len(lines) > 1:
-        lines = lines[:1]  # the answer without the follow-up detail
     out: Plan = []
-    for raw in lines:
+    for raw in reply.lines:
         out.extend(_line(raw))
     _end_section(out)
     if reply.sources and listener.sources and not listener.shorter:
