@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import importlib.resources
 import logging
+import os
 import re
 import threading
 import time
@@ -294,6 +295,8 @@ def model_files() -> dict[str, bytes]:
 
 
 def _load() -> Any:
+    # The model comes from the wheels (files=…); make sure no library even tries the hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
 
     start = time.perf_counter()
