@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python -m bench                 # everything except the slow parts (make bench)
     PYTHONPATH=. .venv/bin/python -m bench --full          # also training and install from a clean state
-    PYTHONPATH=. .venv/bin/python -m bench latency load    # only these (then the report)
+    PYTHONPATH=. .venv/bin/python -m bench latency load    # only these (then the report; also: voice)
     PYTHONPATH=. .venv/bin/python -m bench report          # only rewrite BENCHMARKS.md from results.json
 
 Latency, load and footprint share one start of the services. `--env KEY=VALUE` starts the
@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import footprint, latency, load, quality, report, speech_bench
+from bench import footprint, latency, load, quality, report, speech_bench, voice_bench
 from bench.harness import parse_env, py_spy, save, services
 
-BENCHES = ("quality", "latency", "load", "speech", "footprint", "report")
+BENCHES = ("quality", "latency", "load", "speech", "voice", "footprint", "report")
 
 
 def _stamp(result: dict, env: dict[str, str]) -> dict:
@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     training = args.full or args.training
     install = args.full or args.install
     started = time.monotonic()
-    if env and {"quality", "speech"} & set(chosen):
-        print("== --env applies to the services only: quality and speech are not run with it", flush=True)
+    if env and {"quality", "speech", "voice"} & set(chosen):
+        print("== --env applies to the services only: quality, speech and voice are not run with it", flush=True)
 
     if "quality" in chosen and not env:
         print("== quality", flush=True)
@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         result = _stamp(speech_bench.run(args.variants), {})
         save("speech", result)
         print(speech_bench.markdown(result), flush=True)
+    if "voice" in chosen and not env:
+        print("== voice", flush=True)
+        result = _stamp(voice_bench.run(), {})
+        save("voice", result)
+        print(voice_bench.markdown(result), flush=True)
 
     served = [b for b in ("latency", "load", "footprint") if b in chosen]
     if served:

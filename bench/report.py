@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import footprint, latency, load, quality, speech_bench
+from bench import footprint, latency, load, quality, speech_bench, voice_bench
 from bench.harness import RESULTS
 from common.config import ROOT
 
@@ -382,6 +382,18 @@ def write(path: Path = OUT) -> Path:
         ]
     else:
         lines.append("Not measured yet: `" + speech_bench.COMMAND + "`.")
+    lines += ["", "## Voice", ""]
+    v = data.get("voice")
+    if v:
+        lines += [
+            voice_bench.__doc__.split("\n\n", 2)[2].strip() if voice_bench.__doc__ else "",
+            "",
+            f"Command: `{v['command']}` · measured {_when(v)} · {_load(v)}",
+            "",
+            voice_bench.markdown(v),
+        ]
+    else:
+        lines.append("Not measured yet: `" + voice_bench.COMMAND + "`.")
     lines += ["", "## Footprint", ""]
     f = data.get("footprint")
     if f:

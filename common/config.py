@@ -38,6 +38,15 @@ def _float(name: str, default: float) -> float:
         return default
 
 
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return default
+
+
 def _ids(name: str) -> frozenset[int]:
     out = set()
     for part in os.environ.get(name, "").replace(";", ",").split(","):
@@ -75,6 +84,9 @@ class Settings:
     log_level: str = "INFO"
     rasa_timeout: float = 30.0
     telegram_timeout: float = 20.0
+    asr_enabled: bool = True
+    asr_max_seconds: int = 60
+    asr_threads: int = 2
 
     @property
     def rasa_url(self) -> str:
@@ -117,6 +129,9 @@ def settings() -> Settings:
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
         rasa_timeout=_float("RASA_TIMEOUT", 30.0),
         telegram_timeout=_float("TELEGRAM_TIMEOUT", 20.0),
+        asr_enabled=_bool("ASR_ENABLED", True),
+        asr_max_seconds=max(5, min(600, _int("ASR_MAX_SECONDS", 60))),
+        asr_threads=max(1, _int("ASR_THREADS", 2)),
     )
 
 

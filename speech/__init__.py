@@ -9,6 +9,12 @@ encode (`opusenc` to OGG/Opus, the only format Telegram shows as a voice note) â
 cache (`settings().data_dir / "speech-cache"`, keyed by sha256 of chunk, voice, rate).
 `speech.voice_note.voice_notes(text)` does all four; `speak_local(text)` plays on a local
 sound device when there is one.
+
+For the ear: `speech.spoken` turns a reply into its spoken form (brief source, real pauses
+after menu digits and between lines, grouped numbers, a listener's settings) and renders it
+as ONE voice note through `speech.engine` (the one voice interface). `speech.asr`
+transcribes residents' voice messages offline (Whisper base from registry wheels) and says
+when it is unsure; the transcript is read back before anything is done with it.
 """
 
 from .normalize import to_speakable

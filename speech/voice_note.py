@@ -37,8 +37,9 @@ from pathlib import Path
 
 from common.config import settings
 
+from . import engine as engines
 from .normalize import to_speakable
-from .tts import SpeechError, check_wav, clamp_rate, synthesize, synthesize_timed
+from .tts import SpeechError, check_wav, clamp_rate, synthesize
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,7 @@ def render_chunk(chunk: str, ogg: Path, *, voice: str | None = None, rate: int |
     ogg.parent.mkdir(parents=True, exist_ok=True)
     wav = ogg.with_name(f".{ogg.stem[:40]}.{uuid.uuid4().hex[:12]}.wav")
     try:
-        synth_s = synthesize_timed(chunk, wav, rate=rate, voice=voice)
+        synth_s = engines.EspeakEngine(voice).synthesize(chunk, wav, rate=rate)
         encode_s = _encode_opus(wav, ogg)
     finally:
         with contextlib.suppress(FileNotFoundError):

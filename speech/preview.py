@@ -1,0 +1,96 @@
+"""`python -m speech.preview KEY…` / `--all`: what a blind resident hears for each knowledge entry.
+
+For every entry (knowledge.base.load(), read now, so edits show at once) the first reply
+is built the way actions/answer.py builds it (domain.yml's utter_answer: answer, 来源,
+下一步), turned into its spoken form (speech.spoken) and rendered with the real voice at
+the default rate; printed: key, seconds, and the text with ｜ where there is a pause.
+`--shorter`, `--slower`, `--no-sources` preview a listener's settings; `--json` prints
+the figures as JSON. Exit status 1 when an entry misses the targets (TARGET_MEDIAN_S for
+the median answer, TARGET_MAX_S for every answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.texts import say
+
+TARGET_MEDIAN_S = 25.0  # a policy answer, at the default rate
+TARGET_MAX_S = 40.0  # no answer longer
+
+
+@dataclass(frozen=True)
+class Preview:
+    key: str
+    seconds: float
+    spoken: str
+
+
+def reply_text(entry: object) -> str:
+    """The reply text actions/answer.py sends for an entry's first answer."""
+    return say("utter_answer", answer=entry.answer, cite=entry.cite, next_step=entry.next_step)  # type: ignore[attr-defined]
+
+
+def preview(entry: object, listener: object = None, rate: int | None = None) -> Preview:
+    """Render one entry's first reply (in a temporary file) and measure it."""
+    from speech.spoken import Listener, plan, render, spoken_text
+
+    listener = listener or Listener()
+    pieces = plan(reply_text(entry), listener)  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory(prefix="speech-preview-") as tmp:
+        rendered = render(pieces, rate=listener.rate(rate), out=Path(tmp) / "preview.ogg")  # type: ignore[union-attr]
+    return Preview(entry.key, round(rendered.seconds, 1), spoken_text(pieces))  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from knowledge.base import load
+    from speech.spoken import Listener
+
+    parser = argparse.ArgumentParser(prog="python -m speech.preview", description=__doc__.split("\n\n")[0])
+    parser.add_argument("keys", nargs="*", help="knowledge entry keys (see knowledge/entries)")
+    parser.add_argument("--all", action="store_true", help="every entry")
+    parser.add_argument("--shorter", action="store_true")
+    parser.add_argument("--slower", action="store_true")
+    parser.add_argument("--no-sources", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    kb = load()
+    if args.all:
+        entries = list(kb.entries)
+    else:
+        unknown = [k for k in args.keys if k not in kb.by_key]
+        if unknown or not args.keys:
+            parser.error(f"unknown keys: {', '.join(unknown)}" if unknown else "give keys or --all")
+        entries = [kb.by_key[k] for k in args.keys]
+    listener = Listener(shorter=args.shorter, slower=args.slower, sources=not args.no_sources)
+    results = []
+    for entry in entries:
+        p = preview(entry, listener)
+        results.append(p)
+        if not args.json:
+            print(f"{p.key}\t{p.seconds:.1f} s\t{p.spoken}", flush=True)
+    seconds = [p.seconds for p in results]
+    median, longest = statistics.median(seconds), max(seconds)
+    over = [p.key for p in results if p.seconds > TARGET_MAX_S]
+    if args.json:
+        print(
+            json.dumps(
+                {"entries": [vars(p) for p in results], "median_s": median, "max_s": longest}, ensure_ascii=False
+            )
+        )
+    else:
+        print(
+            f"{len(results)} entries: median {median:.1f} s (target ≤ {TARGET_MEDIAN_S:.0f}), "
+            f"max {longest:.1f} s (target ≤ {TARGET_MAX_S:.0f}); over the max: {', '.join(over) or 'none'}"
+        )
+    return 0 if (median <= TARGET_MEDIAN_S or len(results) < 2) and not over else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
