@@ -1,6 +1,6 @@
 """Latency: one simulated resident over the REST channel, with the action server in the loop.
 
-`PYTHONPATH=. .venv/bin/python -m bench latency`
+`.venv/bin/python -m bench latency`
 
 One sender holds one long conversation: ~20 warm-up turns, then 200 measured turns mixing
 policy questions (written here, not taken from the evaluation set), follow-ups ("要带什么"),
@@ -43,7 +43,7 @@ TARGET_P95_MS = 150.0
 WARMUP_TURNS = 20
 MEASURED_TURNS = 200
 MAX_SECONDS = 900.0  # the whole run stops here even if turns are left
-COMMAND = "PYTHONPATH=. .venv/bin/python -m bench latency"
+COMMAND = ".venv/bin/python -m bench latency"
 
 # Policy questions a resident might type, written for this benchmark (not from bench/eval).
 QUESTIONS = (

@@ -1,6 +1,6 @@
 """Load: N concurrent simulated residents holding real multi-turn conversations.
 
-`PYTHONPATH=. .venv/bin/python -m bench load` (levels 10, 20, 50 users)
+`.venv/bin/python -m bench load` (levels 10, 20, 50 users)
 
 Each simulated resident (an asyncio task; one httpx.AsyncClient, keep-alive, loopback) runs
 conversations back to back with no think time, each as a new sender: a greeting, 2–3
@@ -48,7 +48,7 @@ REQUEST_TIMEOUT = 30.0  # the Telegram bridge's RASA_TIMEOUT
 TARGET_USERS = 20
 TARGET_TPS = 30.0
 TARGET_P95_MS = 1000.0
-COMMAND = "PYTHONPATH=. .venv/bin/python -m bench load"
+COMMAND = ".venv/bin/python -m bench load"
 
 
 def conversation(rng: random.Random) -> list[Turn]:

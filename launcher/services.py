@@ -50,9 +50,9 @@ def plan(cfg: Settings, model: Path) -> list[Service]:
         Service(
             "rasa",
             [
-                py,  # `rasa run` with the compiled response validator (launcher/rasa_server.py)
+                py,  # `rasa run` with the two measured fixes (rasa_addons/server.py)
                 "-m",
-                "launcher.rasa_server",
+                "rasa_addons.server",
                 "run",
                 "--enable-api",
                 "-i",

@@ -52,9 +52,8 @@ def model_path(cfg: Settings) -> Path:
 
 
 def child_env(cfg: Settings) -> dict[str, str]:
-    """Environment for Rasa processes: the project importable, offline, quiet TensorFlow."""
+    """Environment for Rasa processes: offline, quiet TensorFlow, the configuration passed on."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -63,7 +62,6 @@ def child_env(cfg: Settings) -> dict[str, str]:
         XUNWU_DATA_DIR=str(cfg.data_dir),
         XUNWU_EMBEDDING_MODEL=str(cfg.embedding_model),
         ACTION_ENDPOINT_URL=cfg.actions_url,
-        TRACKER_DB=str(cfg.data_dir / "tracker.db"),
         SANIC_HOST=cfg.host,
         RASA_TELEMETRY_ENABLED="false",
         TQDM_DISABLE="1",  # no progress bars in logs

@@ -24,10 +24,11 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    event,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
+
+from common.sqlite import use_wal
 
 metadata = MetaData()
 
@@ -140,21 +141,13 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
 ]
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get WAL and a busy timeout for several processes."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, future=True, connect_args={"timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        use_wal(engine, foreign_keys=True)
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)
 

@@ -122,7 +122,7 @@ class SubprocessBridge(BridgeProcess):
 
     def start(self) -> None:
         mark = self.fake.mark()
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **self.env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(

@@ -102,7 +102,6 @@ def test_command_line_writes_json_markdown_and_chart(seeded: TicketStore, tmp_pa
     out = tmp_path / "report"
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "DATABASE_URL": str(seeded.engine.url),
         "XUNWU_DATA_DIR": str(tmp_path),
     }
