@@ -12,7 +12,8 @@ from pathlib import Path
 
 from common.config import ROOT, Settings
 
-# Everything the trained model depends on.
+# Everything the trained model depends on. Not texts.yml: what the bridge, the staff side
+# and the chat say is no part of the model (common/texts.py).
 INPUTS = (
     "config.yml",
     "domain.yml",
@@ -31,16 +32,16 @@ INPUTS = (
 KEEP_MODELS = 3
 
 
-def inputs_hash(embedding_model: Path) -> str:
-    """A short hash of every training input (and of the embedding model's build stamp)."""
+def inputs_hash(embedding_model: Path, root: Path = ROOT) -> str:
+    """A short hash of every training input under `root` (and of the embedding model's build stamp)."""
     digest = hashlib.sha256()
     for rel in INPUTS:
-        path = ROOT / rel
+        path = root / rel
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             if file.suffix in (".pyc",) or "__pycache__" in file.parts:
                 continue
-            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(str(file.relative_to(root)).encode())
             digest.update(file.read_bytes())
     stamp = embedding_model / ".build-stamp"
     digest.update(stamp.read_bytes() if stamp.is_file() else b"no-model")
