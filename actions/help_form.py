@@ -15,24 +15,15 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import digit_buttons
-from actions.fields import (
-    CATEGORIES,
-    TOWNSHIPS,
-    digit_choice,
-    fold,
-    numbered,
-    parse_category,
-    parse_name,
-    parse_phone,
-    parse_township,
-)
+from common.choices import digit_choice, fold, numbered
 from common.logs import mask
+from tickets.fields import CATEGORIES, MAX_TEXT, TOWNSHIPS, parse_category, parse_name, parse_phone, parse_township
 
 logger = logging.getLogger(__name__)
 
 FORM_SLOTS = ("contact_name", "phone", "township", "category", "description", "confirm")
 CONFIRM_FIELDS = FORM_SLOTS[:5]
-MAX_DESCRIPTION = 500
+MAX_DESCRIPTION = MAX_TEXT
 MIN_DESCRIPTION = 2
 YES_WORDS = ("0", "确认", "同意", "提交", "好", "好的", "可以", "对", "是", "没问题")
 # Words that ask for staff but describe nothing: not a description.

@@ -21,7 +21,8 @@ import sys
 from common.config import settings_or_exit
 from common.texts import say
 from tickets import views
-from tickets.store import TicketError, TicketStore, default_store, normalise_number
+from tickets.numbers import normalise_number
+from tickets.store import TicketError, TicketStore, default_store
 
 ACTOR = "cli"
 

@@ -76,7 +76,7 @@ def build_report(store: TicketStore, start: datetime, end: datetime) -> Report:
     report.decisions = {d: 0 for d in DECISIONS}
     by_id: dict[str, int] = {}
     seen_unanswered: set[str] = set()
-    for row in store.questions_between(start, end):
+    for row in store.questions.between(start, end):
         report.total += 1
         decision = row["decision"]
         report.decisions[decision] = report.decisions.get(decision, 0) + 1

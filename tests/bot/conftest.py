@@ -106,9 +106,7 @@ class InProcessBridge(BridgeProcess):
 
     @property
     def bridge(self) -> Any:
-        from bot.runtime import bridge_of
-
-        return bridge_of(self.app)
+        return self.app.bridge
 
 
 class SubprocessBridge(BridgeProcess):

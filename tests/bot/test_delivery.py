@@ -44,17 +44,17 @@ def test_sigkill_before_staff_is_told_then_the_card_arrives_exactly_once(
     runner.kill()  # SIGKILL: the ticket is stored, staff were not told
     fake.reset_failures()
     while_down = make_ticket(store, new_person(), description="在网桥停着的时候提交的")
-    assert card_calls(fake, stored.number) == [] and store.pending_count() == 2
+    assert card_calls(fake, stored.number) == [] and store.outbox.pending_count() == 2
 
     bridges.subprocess()
     for ticket in (stored, while_down):
         wait_card(fake, ticket.number, timeout=30)
         fake.wait_for(lambda t=ticket: "notified_staff" in actions(store, t.number), what="notified_staff")
-    assert store.pending_count() == 0
+    assert store.outbox.pending_count() == 0
     for ticket in (stored, while_down):
         assert len(card_calls(fake, ticket.number)) == 1
         assert actions(store, ticket.number).count("notified_staff") == 1
-        assert len(store.cards_for(ticket.id)) == 1
+        assert len(store.cards.of_ticket(ticket.id)) == 1
 
     bridges.stop_all()
     logs = (bridges.data_dir / "bridge-subprocess.log").read_text(errors="replace")
@@ -87,7 +87,7 @@ def test_bot_api_500s_and_timeouts_nothing_lost_or_doubled(
     fake.delay_next(1, 2.5, methods=["editMessageText"])
     store.close(first.number, "7001", "李干事")
     wait_text(fake, resident, say("utter_bot_ticket_closed", ticket=first.number), timeout=30)
-    fake.wait_for(lambda: store.pending_count() == 0, timeout=30, what="the outbox drained")
+    fake.wait_for(lambda: store.outbox.pending_count() == 0, timeout=30, what="the outbox drained")
     edits = fake.calls("editMessageText", STAFF_CHAT)
     assert any(c.ok for c in edits)
     card = fake.message(STAFF_CHAT, card_calls(fake, first.number)[0].result["message_id"])
@@ -118,7 +118,7 @@ def test_residents_without_telegram_or_who_blocked_the_bot(
     mark = fake.mark()
     store.reply(local.number, "7001", "李干事", "请来县残联三楼")
     store.reply(blocked.number, "7001", "李干事", "请回个电话")
-    fake.wait_for(lambda: store.pending_count() == 0, what="the outbox drained")
+    fake.wait_for(lambda: store.outbox.pending_count() == 0, what="the outbox drained")
     assert "no_telegram_chat" in actions(store, local.number)
     assert "resident_unreachable" in actions(store, blocked.number)
     wait_text(fake, STAFF_CHAT, say("utter_staff_resident_unreachable", ticket=blocked.number), since=mark)

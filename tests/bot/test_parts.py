@@ -11,10 +11,11 @@ import pytest
 
 from bot.app import ConfigError, check_config
 from bot.outgoing import MAX_TEXT, digit_keyboard, split_text
-from bot.resident import parse_replies, wants_person
+from bot.resident import wants_person
 from bot.runtime import RateLimiter, Verdict, parse_sender, sender_id
 from bot.speaking import RATES, change_rate, speed_word
 from common.config import settings
+from common.rasa_client import parse_replies
 from common.texts import say
 from tests.bot.conftest import TOKEN
 

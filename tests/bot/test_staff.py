@@ -52,7 +52,7 @@ def test_card_shows_the_ticket_with_buttons(bridges: Bridges, fake: FakeTelegram
         (say("utter_word_claim"), f"claim:{ticket.number}"),
         (say("utter_word_resolve"), f"close:{ticket.number}"),
     ]
-    assert store.ticket_for_card(str(STAFF_CHAT), card.result["message_id"]).number == ticket.number
+    assert store.cards.ticket_for(str(STAFF_CHAT), card.result["message_id"]).number == ticket.number
 
 
 def test_non_staff_claim_changes_nothing(bridges: Bridges, fake: FakeTelegramAPI, store: TicketStore) -> None:
@@ -110,7 +110,7 @@ def test_bad_input_at_the_staff_side(bridges: Bridges, fake: FakeTelegramAPI, st
     bridges.in_process()
     ticket = make_ticket(store, new_person())
     card_id = settled(fake, store, ticket.number).result["message_id"]
-    before = snapshot(store, ticket.number), store.counts(), store.pending_count()
+    before = snapshot(store, ticket.number), store.counts(), store.outbox.pending_count()
 
     # a reply to a bot message that is not a card
     mark = fake.mark()
@@ -142,7 +142,7 @@ def test_bad_input_at_the_staff_side(bridges: Bridges, fake: FakeTelegramAPI, st
 
     fake.push_command(STAFF_CHAT, STAFF_USER, "/staffhelp")
     wait_text(fake, STAFF_CHAT, say("utter_staff_usage"), since=mark)
-    assert (snapshot(store, ticket.number), store.counts(), store.pending_count()) == before
+    assert (snapshot(store, ticket.number), store.counts(), store.outbox.pending_count()) == before
     assert not [
         t for t in (c.params["text"] for c in fake.calls("sendMessage", STAFF_CHAT, since=mark)) if "我值班" in t
     ]
@@ -153,8 +153,8 @@ def test_open_ticket_history_reopen_and_report(bridges: Bridges, fake: FakeTeleg
     resident = new_person()
     first = make_ticket(store, resident)
     second = make_ticket(store, new_person(), township="", phone="", category="其他")
-    store.log_question("ask_policy", "answer", ["m1.5"], "护理补贴怎么申请")
-    store.log_question("ask_policy", "unknown", [], "电话13812345678的那个补贴")
+    store.questions.log("ask_policy", "answer", ["m1.5"], "护理补贴怎么申请")
+    store.questions.log("ask_policy", "unknown", [], "电话13812345678的那个补贴")
     settled(fake, store, first.number)
     settled(fake, store, second.number)
     assert say("utter_staff_missing") in wait_card(fake, second.number).params["text"]
@@ -167,7 +167,7 @@ def test_open_ticket_history_reopen_and_report(bridges: Bridges, fake: FakeTeleg
     store.claim(first.number, str(STAFF_USER), "李干事")
     store.reply(first.number, str(STAFF_USER), "李干事", "明天上午来电话")
     store.close(first.number, str(STAFF_USER), "李干事")
-    fake.wait_for(lambda: store.pending_count() == 0, what="every outbox row delivered")
+    fake.wait_for(lambda: store.outbox.pending_count() == 0, what="every outbox row delivered")
     fake.push_command(STAFF_CHAT, STAFF_USER, "/ticket", first.number.lower().replace("-", " "))
     history = wait_text(fake, STAFF_CHAT, f"求助 {first.number} 的记录", since=mark).params["text"]
     for word in (
