@@ -163,7 +163,7 @@ class ActionSubmitHelp(Action):
                 category=tracker.get_slot("category") or "",
                 description=tracker.get_slot("description") or "",
             )
-        except Exception:  # noqa: BLE001 - the resident must hear that it failed
+        except Exception:  # the resident must hear that it failed
             logger.exception("could not store a help request")
             dispatcher.utter_message(response="utter_ticket_failed")
             return clear_form()

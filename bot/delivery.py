@@ -100,7 +100,7 @@ class Deliverer:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+            except Exception:  # the loop must outlive any one failure
                 log.exception("outbox pass failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
@@ -158,7 +158,7 @@ class Deliverer:
         except TelegramError as exc:
             log.warning("%s for %s not sent (%s); will retry", kind, ticket.number, exc)
             await self._failed(row, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a bug or a database error: back off, do not spin
+        except Exception as exc:  # a bug or a database error: back off, do not spin
             log.exception("%s for %s failed; will retry", kind, ticket.number)
             await self._failed(row, f"{type(exc).__name__}: {exc}", NO_STAFF_BACKOFF_SECONDS)
         return True

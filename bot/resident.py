@@ -190,7 +190,7 @@ async def record_while_down(b: Bridge, sender: str, first_name: str, text: str) 
             category=OTHER_CATEGORY,
             description=description,
         )
-    except Exception:  # noqa: BLE001 - the person must hear that it failed
+    except Exception:  # the person must hear that it failed
         log.exception("could not store a help request while Rasa is down")
         return say("utter_ticket_failed")
     log.info("ticket %s stored by the bridge for %s (Rasa down)", ticket.number, sender)
@@ -219,7 +219,7 @@ async def forward_voice(update: Update, context: Context, file_id: str) -> None:
             description=say("utter_staff_desc_voice"),
             audio_file=file_id,
         )
-    except Exception:  # noqa: BLE001 - the person must hear that it failed
+    except Exception:  # the person must hear that it failed
         log.exception("could not store a voice help request")
         await reply(update, context, [say("utter_ticket_failed")])
         return

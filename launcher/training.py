@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from common.config import ROOT, Settings
@@ -77,7 +78,7 @@ def rasa_bin() -> str:
     return str(Path(sys.executable).with_name("rasa"))
 
 
-def ensure_model(cfg: Settings, log=print) -> Path:  # noqa: ANN001 - any print-like callable
+def ensure_model(cfg: Settings, log: Callable[[str], object] = print) -> Path:
     """The trained model for the current inputs, training it first if it does not exist.
 
     A lock file serialises training between processes (tests, benchmarks, `make run`), so
@@ -96,7 +97,7 @@ def ensure_model(cfg: Settings, log=print) -> Path:  # noqa: ANN001 - any print-
     return target
 
 
-def _train(cfg: Settings, target: Path, log) -> None:  # noqa: ANN001
+def _train(cfg: Settings, target: Path, log: Callable[[str], object]) -> None:
     log(f"训练模型（输入有变化）：{target.name} …")
     started = time.monotonic()
     subprocess.run(

@@ -15,6 +15,14 @@ from common.rasa_client import RasaClient, parse_replies
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the trained model and the real Rasa servers are marked `rasa`
+    (`make test-fast` runs the others: `pytest -m "not rasa"`)."""
+    for item in items:
+        if "services" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.rasa)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -106,3 +106,14 @@ def test_an_entry_with_an_unknown_id_or_source_is_refused(kb: KnowledgeBase) -> 
         _entry({**raw, "id": "m9.1"}, file, kb.sources, kb.ids)
     with pytest.raises(KnowledgeError, match="unknown source"):
         _entry({**raw, "sources": ["baike-page"]}, file, kb.sources, kb.ids)
+
+
+def test_the_command_fails_when_the_fact_sheet_is_missing(tmp_path: Path) -> None:
+    """`python -m knowledge.truth` never says "ok" for checks it could not run."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XUNWU_SHARED_DIR": str(tmp_path / "no-shared")}
+    proc = subprocess.run([sys.executable, "-m", "knowledge.truth"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "missing" in proc.stdout and "ok" not in proc.stdout
