@@ -52,6 +52,15 @@ class Ticket:
         return cls(**{k: m[k] for k in cls.__dataclass_fields__})
 
 
+def _change_if(conn: Connection, ticket_id: int, condition: Any, **values: Any) -> bool:
+    """One conditional UPDATE of a ticket; True when this caller changed it (of concurrent
+    callers exactly one wins: the database applies the condition and the change at once)."""
+    result = conn.execute(
+        update(tickets).where(and_(tickets.c.id == ticket_id, condition)).values(updated_at=utcnow(), **values)
+    )
+    return result.rowcount == 1
+
+
 class Lifecycle:
     """The ticket operations over one database (tickets.store.TicketStore adds the rest).
 
@@ -167,13 +176,13 @@ class Lifecycle:
         """Claim a new ticket; True for the one caller that wins."""
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
-            won = (
-                conn.execute(
-                    update(tickets)
-                    .where(and_(tickets.c.id == ticket.id, tickets.c.state == "new"))
-                    .values(state="claimed", claimed_by=staff_id, claimed_by_name=staff_name, updated_at=utcnow())
-                ).rowcount
-                == 1
+            won = _change_if(
+                conn,
+                ticket.id,
+                tickets.c.state == "new",
+                state="claimed",
+                claimed_by=staff_id,
+                claimed_by_name=staff_name,
             )
             if won:
                 record(conn, ticket.id, staff_id, "claimed", name=staff_name)
@@ -203,18 +212,13 @@ class Lifecycle:
         """Close (已解决); False when it was already closed."""
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
-            done = (
-                conn.execute(
-                    update(tickets)
-                    .where(and_(tickets.c.id == ticket.id, tickets.c.state != "closed"))
-                    .values(
-                        state="closed",
-                        updated_at=utcnow(),
-                        claimed_by=ticket.claimed_by or staff_id,
-                        claimed_by_name=ticket.claimed_by_name or staff_name,
-                    )
-                ).rowcount
-                == 1
+            done = _change_if(
+                conn,
+                ticket.id,
+                tickets.c.state != "closed",
+                state="closed",
+                claimed_by=ticket.claimed_by or staff_id,
+                claimed_by_name=ticket.claimed_by_name or staff_name,
             )
             if done:
                 record(conn, ticket.id, staff_id, "closed", name=staff_name)
@@ -226,19 +230,14 @@ class Lifecycle:
         """Reopen a closed ticket (back to new, unclaimed)."""
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
-            done = (
-                conn.execute(
-                    update(tickets)
-                    .where(and_(tickets.c.id == ticket.id, tickets.c.state == "closed"))
-                    .values(
-                        state="new",
-                        claimed_by=None,
-                        claimed_by_name=None,
-                        updated_at=utcnow(),
-                        last_notified_at=utcnow(),
-                    )
-                ).rowcount
-                == 1
+            done = _change_if(
+                conn,
+                ticket.id,
+                tickets.c.state == "closed",
+                state="new",
+                claimed_by=None,
+                claimed_by_name=None,
+                last_notified_at=utcnow(),
             )
             if done:
                 record(conn, ticket.id, actor, "reopened")
