@@ -54,15 +54,18 @@ class ActionStartHelp(Action):
         return [*events, SlotSet("answer_sources", [])]  # rules.yml runs help_form next
 
 
+def ask_choice(dispatcher: CollectingDispatcher, response: str, options: tuple[str, ...]) -> list[EventType]:
+    """Ask with the numbered `options` and a digit keyboard 1..n."""
+    dispatcher.utter_message(response=response, options=numbered(options), buttons=digit_buttons(len(options)))
+    return []
+
+
 class ActionAskTownship(Action):
     def name(self) -> str:
         return "action_ask_township"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(
-            response="utter_ask_township", options=numbered(TOWNSHIPS), buttons=digit_buttons(len(TOWNSHIPS))
-        )
-        return []
+        return ask_choice(dispatcher, "utter_ask_township", TOWNSHIPS)
 
 
 class ActionAskCategory(Action):
@@ -70,10 +73,7 @@ class ActionAskCategory(Action):
         return "action_ask_category"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(
-            response="utter_ask_category", options=numbered(CATEGORIES), buttons=digit_buttons(len(CATEGORIES))
-        )
-        return []
+        return ask_choice(dispatcher, "utter_ask_category", CATEGORIES)
 
 
 class ActionAskConfirm(Action):
