@@ -86,6 +86,13 @@ class ActionAskConfirm(Action):
         return []
 
 
+def checked(dispatcher: CollectingDispatcher, slot: str, parsed: str | None, invalid: str) -> dict:
+    """The slot's parsed value; None (asked again) with the `invalid` message when it did not parse."""
+    if parsed is None:
+        dispatcher.utter_message(response=invalid)
+    return {slot: parsed}
+
+
 class ValidateHelpForm(FormValidationAction):
     """Checks each answer; a bad one gets a clear message and is asked again."""
 
@@ -95,10 +102,7 @@ class ValidateHelpForm(FormValidationAction):
     def validate_contact_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict:
-        name = parse_name(str(value or ""))
-        if name is None:
-            dispatcher.utter_message(response="utter_invalid_name")
-        return {"contact_name": name}
+        return checked(dispatcher, "contact_name", parse_name(str(value or "")), "utter_invalid_name")
 
     def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
         phone = parse_phone(str(value or ""))
@@ -108,16 +112,10 @@ class ValidateHelpForm(FormValidationAction):
         return {"phone": phone}
 
     def validate_township(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
-        township = parse_township(str(value or ""))
-        if township is None:
-            dispatcher.utter_message(response="utter_invalid_township")
-        return {"township": township}
+        return checked(dispatcher, "township", parse_township(str(value or "")), "utter_invalid_township")
 
     def validate_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
-        category = parse_category(str(value or ""))
-        if category is None:
-            dispatcher.utter_message(response="utter_invalid_category")
-        return {"category": category}
+        return checked(dispatcher, "category", parse_category(str(value or "")), "utter_invalid_category")
 
     def validate_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
