@@ -16,9 +16,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.fields import digit_choice, numbered
+from common.choices import digit_choice, numbered
 from knowledge.base import Entry, load
 from knowledge.lexical import LexicalIndex
+from tickets.fields import MAX_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,8 @@ def _log_question(tracker: Tracker, decision: str, sources: list[str]) -> None:
         from tickets.store import default_store
 
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
-        default_store().log_question(intent, decision, sources, anonymise(tracker.latest_message.get("text") or ""))
-    except Exception:  # noqa: BLE001 - a report row must never break an answer
+        default_store().questions.log(intent, decision, sources, anonymise(tracker.latest_message.get("text") or ""))
+    except Exception:  # a report row must never break an answer
         logger.exception("could not log the question for the staff report")
 
 
@@ -131,7 +132,7 @@ class ActionAnswer(Action):
         _log_question(tracker, "unknown", [])
         return [
             SlotSet("answer_sources", []),
-            SlotSet("pending", {"type": "offer_staff", "question": text[:500]}),
+            SlotSet("pending", {"type": "offer_staff", "question": text[:MAX_TEXT]}),
         ]
 
     def _resolve_pending(

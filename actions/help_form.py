@@ -15,24 +15,15 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import digit_buttons
-from actions.fields import (
-    CATEGORIES,
-    TOWNSHIPS,
-    digit_choice,
-    fold,
-    numbered,
-    parse_category,
-    parse_name,
-    parse_phone,
-    parse_township,
-)
+from common.choices import digit_choice, fold, numbered
 from common.logs import mask
+from tickets.fields import CATEGORIES, MAX_TEXT, TOWNSHIPS, parse_category, parse_name, parse_phone, parse_township
 
 logger = logging.getLogger(__name__)
 
 FORM_SLOTS = ("contact_name", "phone", "township", "category", "description", "confirm")
 CONFIRM_FIELDS = FORM_SLOTS[:5]
-MAX_DESCRIPTION = 500
+MAX_DESCRIPTION = MAX_TEXT
 MIN_DESCRIPTION = 2
 YES_WORDS = ("0", "确认", "同意", "提交", "好", "好的", "可以", "对", "是", "没问题")
 # Words that ask for staff but describe nothing: not a description.
@@ -63,15 +54,18 @@ class ActionStartHelp(Action):
         return [*events, SlotSet("answer_sources", [])]  # rules.yml runs help_form next
 
 
+def ask_choice(dispatcher: CollectingDispatcher, response: str, options: tuple[str, ...]) -> list[EventType]:
+    """Ask with the numbered `options` and a digit keyboard 1..n."""
+    dispatcher.utter_message(response=response, options=numbered(options), buttons=digit_buttons(len(options)))
+    return []
+
+
 class ActionAskTownship(Action):
     def name(self) -> str:
         return "action_ask_township"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(
-            response="utter_ask_township", options=numbered(TOWNSHIPS), buttons=digit_buttons(len(TOWNSHIPS))
-        )
-        return []
+        return ask_choice(dispatcher, "utter_ask_township", TOWNSHIPS)
 
 
 class ActionAskCategory(Action):
@@ -79,10 +73,7 @@ class ActionAskCategory(Action):
         return "action_ask_category"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(
-            response="utter_ask_category", options=numbered(CATEGORIES), buttons=digit_buttons(len(CATEGORIES))
-        )
-        return []
+        return ask_choice(dispatcher, "utter_ask_category", CATEGORIES)
 
 
 class ActionAskConfirm(Action):
@@ -95,6 +86,13 @@ class ActionAskConfirm(Action):
         return []
 
 
+def checked(dispatcher: CollectingDispatcher, slot: str, parsed: str | None, invalid: str) -> dict:
+    """The slot's parsed value; None (asked again) with the `invalid` message when it did not parse."""
+    if parsed is None:
+        dispatcher.utter_message(response=invalid)
+    return {slot: parsed}
+
+
 class ValidateHelpForm(FormValidationAction):
     """Checks each answer; a bad one gets a clear message and is asked again."""
 
@@ -104,10 +102,7 @@ class ValidateHelpForm(FormValidationAction):
     def validate_contact_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict:
-        name = parse_name(str(value or ""))
-        if name is None:
-            dispatcher.utter_message(response="utter_invalid_name")
-        return {"contact_name": name}
+        return checked(dispatcher, "contact_name", parse_name(str(value or "")), "utter_invalid_name")
 
     def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
         phone = parse_phone(str(value or ""))
@@ -117,16 +112,10 @@ class ValidateHelpForm(FormValidationAction):
         return {"phone": phone}
 
     def validate_township(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
-        township = parse_township(str(value or ""))
-        if township is None:
-            dispatcher.utter_message(response="utter_invalid_township")
-        return {"township": township}
+        return checked(dispatcher, "township", parse_township(str(value or "")), "utter_invalid_township")
 
     def validate_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
-        category = parse_category(str(value or ""))
-        if category is None:
-            dispatcher.utter_message(response="utter_invalid_category")
-        return {"category": category}
+        return checked(dispatcher, "category", parse_category(str(value or "")), "utter_invalid_category")
 
     def validate_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -172,7 +161,7 @@ class ActionSubmitHelp(Action):
                 category=tracker.get_slot("category") or "",
                 description=tracker.get_slot("description") or "",
             )
-        except Exception:  # noqa: BLE001 - the resident must hear that it failed
+        except Exception:  # the resident must hear that it failed
             logger.exception("could not store a help request")
             dispatcher.utter_message(response="utter_ticket_failed")
             return clear_form()

@@ -9,16 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.fields import fold
+from common.choices import fold
+from tickets.fields import MAX_TEXT
+from tickets.lifecycle import Ticket
+from tickets.numbers import find_number
 from tickets.schema import to_local
+from tickets.views import state_word
 
 logger = logging.getLogger(__name__)
-
-
-def _state_word(state: str) -> str:
-    from common.texts import say
-
-    return say(f"utter_word_state_{state}")
 
 
 class ActionTicketStatus(Action):
@@ -28,11 +26,11 @@ class ActionTicketStatus(Action):
         return "action_ticket_status"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from tickets.store import default_store, normalise_number
+        from tickets.store import default_store
 
         store = default_store()
         mine = store.for_sender(tracker.sender_id)
-        asked = normalise_number_in(fold(tracker.latest_message.get("text") or ""), normalise_number)
+        asked = find_number(fold(tracker.latest_message.get("text") or ""))
         if not mine:
             dispatcher.utter_message(response="utter_no_tickets")
             return [SlotSet("answer_sources", [])]
@@ -50,32 +48,14 @@ class ActionTicketStatus(Action):
             dispatcher.utter_message(
                 response="utter_ticket_line",
                 ticket=ticket.number,
-                state=_state_word(ticket.state),
+                state=state_word(ticket.state),
                 when=f"{created.month}月{created.day}日",
                 reply=reply,
             )
         return [SlotSet("answer_sources", [])]
 
 
-def normalise_number_in(text: str, normalise: Any) -> str:
-    """The first ticket number written in `text` (e.g. "XW-7K3P9 怎么样了").
-
-    Without the XW prefix, five symbols count only when one is a digit, so an English word
-    like "check" is not taken for a number.
-    """
-    import re
-
-    for m in re.finditer(r"(?i)xw[\s\-]*[0-9a-z]{5}|(?<![0-9a-z])[0-9a-z]{5}(?![0-9a-z])", text):
-        raw = m.group(0)
-        if not raw.lower().startswith("xw") and not any(ch.isdigit() for ch in raw):
-            continue
-        number = normalise(raw)
-        if number:
-            return number
-    return ""
-
-
-def _open_ticket(sender_id: str):  # noqa: ANN202
+def _open_ticket(sender_id: str) -> Ticket | None:
     from tickets.store import default_store
 
     return next((t for t in default_store().for_sender(sender_id) if t.state != "closed"), None)
@@ -103,7 +83,7 @@ class ActionSubmitNote(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         from tickets.store import default_store
 
-        note = " ".join((tracker.get_slot("note") or "").split())[:500]  # kept as typed
+        note = " ".join((tracker.get_slot("note") or "").split())[:MAX_TEXT]  # kept as typed
         ticket = _open_ticket(tracker.sender_id)
         if ticket is None or not note:
             dispatcher.utter_message(response="utter_note_no_ticket")

@@ -1,9 +1,9 @@
 """`python -m bench`: run the benchmarks, write bench/results.json and BENCHMARKS.md.
 
-    PYTHONPATH=. .venv/bin/python -m bench                 # everything except the slow parts (make bench)
-    PYTHONPATH=. .venv/bin/python -m bench --full          # also training and install from a clean state
-    PYTHONPATH=. .venv/bin/python -m bench latency load    # only these (then the report; also: voice)
-    PYTHONPATH=. .venv/bin/python -m bench report          # only rewrite BENCHMARKS.md from results.json
+    .venv/bin/python -m bench                 # everything except the slow parts (make bench)
+    .venv/bin/python -m bench --full          # also training and install from a clean state
+    .venv/bin/python -m bench latency load    # only these (then the report; also: voice)
+    .venv/bin/python -m bench report          # only rewrite BENCHMARKS.md from results.json
 
 Latency, load and footprint share one start of the services. `--env KEY=VALUE` starts the
 services with extra environment (e.g. OMP_NUM_THREADS=1); those results are saved under

@@ -1,6 +1,6 @@
 """Footprint: resident memory of each process, model training time, install time.
 
-`PYTHONPATH=. .venv/bin/python -m bench footprint [--training] [--install]`
+`.venv/bin/python -m bench footprint [--training] [--install]`
 
 - Memory: VmRSS from /proc/<pid>/status of the Rasa server and of the action server, each
   with its child processes, after warm-up, and sampled every second under load (the
@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.harness import RESULTS, Running, load_average, process_tree, rss_mib, save, services
 from common.config import ROOT
 
-COMMAND = "PYTHONPATH=. .venv/bin/python -m bench footprint"
+COMMAND = ".venv/bin/python -m bench footprint"
 TRAIN_TIMEOUT = 3600
 INSTALL_TIMEOUT = 3600
 
@@ -77,7 +77,6 @@ def training_time() -> dict:
         env.update(
             XUNWU_MODELS_DIR=f"{tmp}/models",
             RASA_CACHE_DIRECTORY=f"{tmp}/rasa-cache",
-            PYTHONPATH=str(ROOT),
         )
         log = Path(tmp) / "train.log"
         load_before = load_average()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import ROOT, Settings, settings
+from common.rasa_client import RasaClient
 
 RESULTS = ROOT / "bench" / "results.json"
 
@@ -35,18 +36,14 @@ class Running:
     supervisor: object
     model: Path | None = None
 
-    def post(self, sender: str, text: str, timeout: float = 60) -> list[dict]:
-        body = json.dumps({"sender": sender, "message": text}).encode()
-        req = urllib.request.Request(
-            f"{self.cfg.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback
-            return json.loads(resp.read() or b"[]")
+    def __post_init__(self) -> None:
+        self.rasa = RasaClient(self.cfg.rasa_url, timeout=60, token=self.cfg.rasa_token)
+
+    def post(self, sender: str, text: str) -> list[dict]:
+        return self.rasa.send_sync(sender, text, empty_ok=True)
 
     def tracker(self, sender: str) -> dict:
-        url = f"{self.cfg.rasa_url}/conversations/{urllib.parse.quote(sender, safe=':')}/tracker"
-        with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - loopback
-            return json.loads(resp.read())
+        return self.rasa.tracker_sync(sender)
 
     def pids(self) -> dict[str, int]:
         """The process id of each running service ("rasa", "actions"), by name."""
@@ -105,7 +102,7 @@ def wait_for_agent(cfg: Settings, supervisor: object, timeout: float = 300.0) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{cfg.rasa_url}/status", timeout=5) as resp:  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"{cfg.rasa_url}/status", timeout=5) as resp:  # loopback, a URL we built
                 if resp.status == 200:
                     return
         except OSError:

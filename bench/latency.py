@@ -1,6 +1,6 @@
 """Latency: one simulated resident over the REST channel, with the action server in the loop.
 
-`PYTHONPATH=. .venv/bin/python -m bench latency`
+`.venv/bin/python -m bench latency`
 
 One sender holds one long conversation: ~20 warm-up turns, then 200 measured turns mixing
 policy questions (written here, not taken from the evaluation set), follow-ups ("要带什么"),
@@ -38,12 +38,13 @@ from bench.harness import (
     save,
     services,
 )
+from common.rasa_client import RasaClient
 
 TARGET_P95_MS = 150.0
 WARMUP_TURNS = 20
 MEASURED_TURNS = 200
 MAX_SECONDS = 900.0  # the whole run stops here even if turns are left
-COMMAND = "PYTHONPATH=. .venv/bin/python -m bench latency"
+COMMAND = ".venv/bin/python -m bench latency"
 
 # Policy questions a resident might type, written for this benchmark (not from bench/eval).
 QUESTIONS = (
@@ -195,14 +196,14 @@ def measure(
     turns_iter = script(rng)
     sender = f"latency-{seed}-{int(time.time())}"
     pids = running.pids()
-    url = f"{running.cfg.rasa_url}/webhooks/rest/webhook"
+    rasa = RasaClient(running.cfg.rasa_url, timeout=60)
     problems: list[dict] = []
     samples: list[tuple[str, float]] = []
     deadline = time.monotonic() + MAX_SECONDS
     load_before = load_average()
-    with httpx.Client(timeout=60) as client:
+    try:
         for text in (GREETINGS[0], *(next(turns_iter).text for _ in range(warmup - 1))):
-            client.post(url, json={"sender": sender, "message": text}).raise_for_status()
+            rasa.post_sync(sender, text).raise_for_status()
         with profiled(pids if profile else {}, label) as outs:
             cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
             wall0 = time.monotonic()
@@ -212,7 +213,7 @@ def measure(
                 turn = next(turns_iter)
                 start = time.perf_counter()
                 try:
-                    resp = client.post(url, json={"sender": sender, "message": turn.text})
+                    resp = rasa.post_sync(sender, turn.text)
                 except httpx.HTTPError as exc:
                     problems.append({"turn": len(samples) + 1, "text": turn.text, "problem": type(exc).__name__})
                     continue
@@ -226,7 +227,9 @@ def measure(
                 name: round((cpu_seconds(pid) - cpu0[name]) * 1000 / max(1, len(samples)), 1)
                 for name, pid in pids.items()
             }
-        nlu = parse_only(client, running.cfg.rasa_url)
+        nlu = parse_only(rasa.sync_client, running.cfg.rasa_url)
+    finally:
+        rasa.close_sync()
     commit = sqlite_commit_ms(running.cfg.data_dir)
     n = len(samples)
     thirds = [samples[i * n // 3 : (i + 1) * n // 3] for i in range(3)]

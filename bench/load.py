@@ -1,6 +1,6 @@
 """Load: N concurrent simulated residents holding real multi-turn conversations.
 
-`PYTHONPATH=. .venv/bin/python -m bench load` (levels 10, 20, 50 users)
+`.venv/bin/python -m bench load` (levels 10, 20, 50 users)
 
 Each simulated resident (an asyncio task; one httpx.AsyncClient, keep-alive, loopback) runs
 conversations back to back with no think time, each as a new sender: a greeting, 2–3
@@ -40,6 +40,7 @@ from bench.harness import (
     services,
 )
 from bench.latency import FOLLOWUPS, GREETINGS, QUESTIONS, Turn, check, help_form
+from common.rasa_client import RasaClient
 
 LEVELS = (10, 20, 50)
 DURATION = 40.0
@@ -48,7 +49,7 @@ REQUEST_TIMEOUT = 30.0  # the Telegram bridge's RASA_TIMEOUT
 TARGET_USERS = 20
 TARGET_TPS = 30.0
 TARGET_P95_MS = 1000.0
-COMMAND = "PYTHONPATH=. .venv/bin/python -m bench load"
+COMMAND = ".venv/bin/python -m bench load"
 
 
 def conversation(rng: random.Random) -> list[Turn]:
@@ -76,7 +77,7 @@ class Tally:
             self.examples.append(f"{kind}: {detail[:120]}")
 
 
-async def resident(client: httpx.AsyncClient, url: str, index: int, level: int, deadline: float, tally: Tally) -> None:
+async def resident(rasa: RasaClient, index: int, level: int, deadline: float, tally: Tally) -> None:
     """One simulated resident: conversations until the deadline or the conversation cap."""
     rng = random.Random(level * 1000 + index)
     await asyncio.sleep(rng.random())  # spread the first messages over a second
@@ -90,7 +91,7 @@ async def resident(client: httpx.AsyncClient, url: str, index: int, level: int, 
                 break
             start = time.perf_counter()
             try:
-                resp = await client.post(url, json={"sender": sender, "message": turn.text})
+                resp = await rasa.post(sender, turn.text)
             except httpx.TimeoutException:
                 tally.error("timeout", turn.text)
                 break
@@ -150,17 +151,20 @@ class Sampler:
 
 
 async def _level(url: str, users: int, duration: float) -> tuple[Tally, float]:
+    """`url` is Rasa's root."""
     tally = Tally()
     start = time.monotonic()
     deadline = start + duration
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT, limits=limits) as client:
-        tasks = [asyncio.create_task(resident(client, url, i, users, deadline, tally)) for i in range(users)]
+    rasa = RasaClient(url, timeout=REQUEST_TIMEOUT, max_connections=users)
+    try:
+        tasks = [asyncio.create_task(resident(rasa, i, users, deadline, tally)) for i in range(users)]
         # every turn ends within REQUEST_TIMEOUT after the deadline: a hard bound for the level
         done, pending = await asyncio.wait(tasks, timeout=duration + REQUEST_TIMEOUT + 10)
         for task in pending:
             task.cancel()
             tally.error("cancelled", "resident still running at the hard time limit")
+    finally:
+        await rasa.close()
     return tally, max(1e-6, (tally.last_done or time.monotonic()) - start)
 
 
@@ -168,7 +172,7 @@ def measure_level(
     running: Running, users: int, duration: float = DURATION, profile: bool = False, label: str = "load"
 ) -> dict:
     """One load level against running services (with `profile`, py-spy samples both servers)."""
-    url = f"{running.cfg.rasa_url}/webhooks/rest/webhook"
+    url = running.cfg.rasa_url
     load_before = load_average()
     pids = running.pids()
     with profiled(pids if profile else {}, f"{label}-{users}") as outs:

@@ -220,7 +220,7 @@ def run() -> dict:
     result = score(items, system[:n], lexical[:n], seen)
     if held:
         result["holdout"] = score(held, system[n:], lexical[n:], seen)
-    result["command"] = "make bench (or: PYTHONPATH=. .venv/bin/python -m bench.quality)"
+    result["command"] = "make bench (or: .venv/bin/python -m bench.quality)"
     save("quality", result)
     return result
 

@@ -1,7 +1,7 @@
 """BENCHMARKS.md from bench/results.json: one section per benchmark, with the figure, how it
 was measured, the command that reproduces it, the machine, and the verdict against its target.
 
-`PYTHONPATH=. .venv/bin/python -m bench report` rewrites it without measuring anything.
+`.venv/bin/python -m bench report` rewrites it without measuring anything.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def latency_section(data: dict) -> list[str]:
         cells = ", ".join(f"{k} {v} ms" for k, v in r["sqlite_commit_ms"].items())
         lines.append(
             f"- one small SQLite commit in the data folder, measured after the run: {cells} (why the tracker "
-            "store runs SQLite in WAL mode with synchronous=NORMAL: common/tracker_store.py)."
+            "store runs SQLite in WAL mode with synchronous=NORMAL: rasa_addons/tracker_store.py)."
         )
     variants = _variants(data, "latency")
     if len(variants) > 1:
@@ -246,11 +246,11 @@ def analysis(data: dict) -> list[str]:
             "name them): one compute thread per server (`OMP_NUM_THREADS=1` in launcher/training.py's "
             "child_env), no sentence embedding for digits and for intents that are not questions plus a cache "
             "of recent decisions (knowledge/nlu.py), sessions that expire after 60 minutes (domain.yml), "
-            "SQLite in WAL mode with recent trackers kept in memory (common/tracker_store.py), rules alone "
+            "SQLite in WAL mode with recent trackers kept in memory (rasa_addons/tracker_store.py), rules alone "
             "(no TED, no memoization; config.yml), the action server's answers checked with a validator "
-            "compiled once instead of once per call (launcher/rasa_server.py; Rasa's `jsonschema.validate` "
+            "compiled once instead of once per call (rasa_addons/server.py; Rasa's `jsonschema.validate` "
             "cost about 13 ms of CPU per action call), and requests to the action server that carry the events "
-            "of the recent turns instead of the whole session (launcher/rasa_server.py).",
+            "of the recent turns instead of the whole session (rasa_addons/server.py).",
         ]
         if prof:
             pct = (prof.get("profile") or {}).get("rasa", {}).get("share_percent") or {}
@@ -330,7 +330,7 @@ def write(path: Path = OUT) -> Path:
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`PYTHONPATH=. .venv/bin/python -m bench`) from `bench/results.json`; do not "
+        "Written by `make bench` (`.venv/bin/python -m bench`) from `bench/results.json`; do not "
         "edit by hand. `python -m bench --full` adds model training and install from a clean state (about 10 "
         "more minutes); `python -m bench latency` (or quality, load, speech, footprint) runs one benchmark; "
         "`python -m bench report` only rewrites this file. Headline figures come from runs without a "
@@ -367,7 +367,7 @@ def write(path: Path = OUT) -> Path:
             quality.markdown(q),
         ]
     else:
-        lines.append("Not measured yet: `PYTHONPATH=. .venv/bin/python -m bench quality`.")
+        lines.append("Not measured yet: `.venv/bin/python -m bench quality`.")
     lines += ["", "## Latency", "", *latency_section(data), "", "## Load", "", *load_section(data), ""]
     lines += ["## Speech", ""]
     s = data.get("speech")

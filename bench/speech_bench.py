@@ -1,6 +1,6 @@
 """Speech: synthesis + Opus encoding per 100 characters, voice-note size, cache hits.
 
-`PYTHONPATH=. .venv/bin/python -m bench speech`
+`.venv/bin/python -m bench speech`
 
 Texts: real replies built from knowledge entries (answer, 来源, 下一步 — what the Telegram
 bridge reads aloud), every k-th of `knowledge.base.load().entries`.
@@ -38,7 +38,7 @@ TARGET_S_PER_100 = 0.5
 N_TEXTS = 12
 VARIANT_CHUNKS = 8
 REPEATS = 3
-COMMAND = "PYTHONPATH=. .venv/bin/python -m bench speech"
+COMMAND = ".venv/bin/python -m bench speech"
 BASE = ["--bitrate", "24", "--downmix-mono", "--quiet"]  # what speech/voice_note.py runs
 # From most to least encoder effort; all keep 24 kbit/s mono OGG/Opus.
 VARIANTS: dict[str, list[str]] = {

@@ -6,12 +6,12 @@ import logging
 import sys
 
 from bot.app import ConfigError, build_application, run
-from common.config import settings
+from common.config import settings_or_exit
 from common.logs import setup
 
 
 def main() -> int:
-    cfg = settings()
+    cfg = settings_or_exit()
     setup("bot", cfg.data_dir, cfg.log_level)
     log = logging.getLogger("bot")
     try:

@@ -12,25 +12,20 @@ RASA_TIMEOUT, RENOTIFY_MINUTES. Per-person settings live in
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 from urllib.parse import urlparse
 
 from telegram import Update
-from telegram.ext import (
-    AIORateLimiter,
-    Application,
-    ApplicationBuilder,
-    ContextTypes,
-    PersistenceInput,
-    PicklePersistence,
-)
+from telegram.ext import AIORateLimiter, ApplicationBuilder, PersistenceInput, PicklePersistence
+from telegram.request import BaseRequest
 
 from bot import resident, staff
+from bot.context import CONTEXT_TYPES, BridgeApplication, BridgeContext
 from bot.delivery import Deliverer
-from bot.rasa import RasaClient
-from bot.runtime import BRIDGE_KEY, Bridge, RateLimiter, bridge_of
+from bot.ordering import PrivateChatsInOrder
+from bot.runtime import Bridge, RateLimiter
 from common.config import Settings
+from common.rasa_client import RasaClient
 from tickets.store import store_for
 
 log = logging.getLogger(__name__)
@@ -40,10 +35,6 @@ PERSIST_EVERY_SECONDS = 5.0
 CONCURRENT_UPDATES = 16
 POLL_TIMEOUT_SECONDS = 10
 STOP_GRACE_SECONDS = 10.0
-MODES = ("polling", "webhook")
-_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
-
-App = Application[Any, Any, Any, Any, Any, Any]
 
 
 class ConfigError(Exception):
@@ -57,48 +48,48 @@ def check_config(cfg: Settings) -> None:
             "TELEGRAM_BOT_TOKEN is not set: the Telegram bridge cannot start. "
             "Set it in .env or the environment (a token from @BotFather)."
         )
-    if cfg.telegram_mode not in MODES:
-        raise ConfigError(f"TELEGRAM_MODE must be one of {', '.join(MODES)} (got {cfg.telegram_mode!r})")
-    if cfg.telegram_mode == "webhook":
-        if not cfg.webhook_url.startswith(("https://", "http://")):
+    if cfg.telegram_mode == "webhook":  # the values themselves were checked by common.config
+        if not cfg.webhook_url:
             raise ConfigError("webhook mode needs TELEGRAM_WEBHOOK_URL (the public HTTPS address Telegram posts to)")
-        if not _SECRET_RE.fullmatch(cfg.webhook_secret):
+        if not cfg.webhook_secret:
             raise ConfigError(
                 "webhook mode needs TELEGRAM_WEBHOOK_SECRET (1-256 characters: letters, digits, _ and -), "
                 "so that only Telegram can post updates"
             )
 
 
-async def _post_init(app: App) -> None:
-    b = bridge_of(app)
-    b.rasa = RasaClient(b.cfg.rasa_url, b.cfg.rasa_timeout)
-    b.deliverer = Deliverer(app, b)
-    b.deliverer.start()
+async def _post_init(app: BridgeApplication) -> None:
+    b = app.bridge
+    if b.deliverer is not None:
+        b.deliverer.start()
     if not b.cfg.staff_user_ids:
         log.warning("STAFF_USER_IDS is empty: nobody may act on tickets in the staff group")
     log.info("Telegram bridge running (%s), Rasa at %s", b.cfg.telegram_mode, b.cfg.rasa_url)
 
 
-async def _post_stop(app: App) -> None:
-    b = bridge_of(app)
-    if b.deliverer is not None:
-        await b.deliverer.stop(STOP_GRACE_SECONDS)
+async def _post_stop(app: BridgeApplication) -> None:
+    if app.bridge.deliverer is not None:
+        await app.bridge.deliverer.stop(STOP_GRACE_SECONDS)
 
 
-async def _post_shutdown(app: App) -> None:
-    b = bridge_of(app)
+async def _post_shutdown(app: BridgeApplication) -> None:
     await _post_stop(app)
-    if b.rasa is not None:
-        await b.rasa.close()
+    await app.bridge.rasa.close()
 
 
-async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def _on_error(update: object, context: BridgeContext) -> None:
     """Log, never crash: the next update is handled as usual."""
     log.error("error while handling an update: %s", context.error, exc_info=context.error)
 
 
-def build_application(cfg: Settings, *, rate_window: float = 60.0) -> App:
-    """The bridge's Application for `cfg` (not started). `rate_window` is for tests."""
+def build_application(
+    cfg: Settings, *, rate_window: float = 60.0, request: BaseRequest | None = None
+) -> BridgeApplication:
+    """The bridge's Application for `cfg` (not started).
+
+    `rate_window` and `request` are for tests: `request` replaces the HTTP connection to the
+    Bot API (tests/fakes/bot_api.py's offline request answers in-process).
+    """
     check_config(cfg)
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     persistence = PicklePersistence(
@@ -106,38 +97,50 @@ def build_application(cfg: Settings, *, rate_window: float = 60.0) -> App:
         store_data=PersistenceInput(bot_data=False, chat_data=False, user_data=True, callback_data=False),
         update_interval=PERSIST_EVERY_SECONDS,
     )
+    bridge = Bridge(
+        cfg=cfg,
+        store=store_for(cfg.database_url),
+        limiter=RateLimiter(cfg.rate_limit_per_minute, rate_window),
+        rasa=RasaClient(cfg.rasa_url, cfg.rasa_timeout, cfg.rasa_token),
+    )
+    order = PrivateChatsInOrder(CONCURRENT_UPDATES)
     builder = (
         ApplicationBuilder()
+        .application_class(BridgeApplication, kwargs={"bridge": bridge})
+        .context_types(CONTEXT_TYPES)
         .token(cfg.telegram_token)
         .persistence(persistence)
         .job_queue(None)  # the outbox has its own task; PTB's JobQueue needs a newer APScheduler than Rasa's
         .rate_limiter(AIORateLimiter(max_retries=2))
-        .concurrent_updates(CONCURRENT_UPDATES)
-        .connect_timeout(10.0)
-        .read_timeout(cfg.telegram_timeout)
-        .write_timeout(cfg.telegram_timeout)
-        .media_write_timeout(max(cfg.telegram_timeout, 60.0))
-        .pool_timeout(10.0)
+        .concurrent_updates(order)
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    else:
+        builder = (
+            builder.connect_timeout(10.0)
+            .read_timeout(cfg.telegram_timeout)
+            .write_timeout(cfg.telegram_timeout)
+            .media_write_timeout(max(cfg.telegram_timeout, 60.0))
+            .pool_timeout(10.0)
+        )
     if cfg.telegram_base_url:
         base = cfg.telegram_base_url.rstrip("/")
         builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
     app = builder.build()
-    app.bot_data[BRIDGE_KEY] = Bridge(
-        cfg=cfg,
-        store=store_for(cfg.database_url),
-        limiter=RateLimiter(cfg.rate_limit_per_minute, rate_window),
-    )
+    assert isinstance(app, BridgeApplication)
+    bridge.deliverer = Deliverer(app)
+    order.admit = resident.admission(app)
     staff.add_handlers(app, cfg.staff_chat_id)
     resident.add_handlers(app, cfg.staff_chat_id)
     app.add_error_handler(_on_error)
     return app
 
 
-def run(app: App, cfg: Settings, **options: Any) -> None:
+def run(app: BridgeApplication, cfg: Settings, **options: Any) -> None:
     """Run until stopped: long polling, or a webhook server when TELEGRAM_MODE=webhook.
 
     The webhook server listens on XUNWU_HOST:TELEGRAM_WEBHOOK_PORT at the path of

@@ -1,13 +1,13 @@
-"""The outbox deliverer: an asyncio task that sends what tickets.store queued for Telegram.
+"""The outbox deliverer: an asyncio task that sends what tickets/ queued for Telegram.
 
-Every ~1 s (or at once when woken): `store.due()` rows → send → `store.delivered(...)` with
-an audit event, or `store.failed(...)` (exponential backoff). The queue is the database,
+Every ~1 s (or at once when woken): `store.outbox.due()` rows → send → `delivered(...)` with
+an audit event, or `failed(...)` (exponential backoff). The queue is the database,
 so a restart (even SIGKILL) loses nothing: an undelivered row is simply due again.
 Delivery is at least once: a request that times out after Telegram accepted it can be
 sent a second time (Telegram offers no way to ask), so timeouts are generous.
 
-Kinds: staff_card, staff_card_update, staff_note, staff_renotify, staff_voice (queued
-here after a card whose ticket has audio), resident_message, resident_closed. Residents
+One sender per `OutboxKind` (tickets/outbox.py; staff_voice is queued here after a card
+whose ticket has audio). Residents
 are found from the ticket's sender id `tg:<chat>:<user>`; other senders (the terminal
 chat's "local-…") have no Telegram chat and are marked done with an event saying so. A
 resident who blocked the bot (403) is recorded once and not retried.
@@ -19,19 +19,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from telegram import ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application
 
+from bot.cards import card_markup, card_text
 from bot.outgoing import send_texts
-from bot.runtime import Bridge, parse_sender
+from bot.runtime import parse_sender
 from bot.speaking import current_rate, speak, voice_enabled
-from bot.staff import card_markup
 from common.texts import say
+from tickets.outbox import OutboxKind, OutboxRow
 from tickets.store import Ticket, TicketError, TicketStore
-from tickets.views import card_text
+
+if TYPE_CHECKING:
+    from bot.context import BridgeApplication
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +44,30 @@ NO_STAFF_BACKOFF_SECONDS = 300.0
 # A staff message Telegram keeps refusing as malformed is given up after this many tries.
 MAX_BAD_REQUEST_ATTEMPTS = 8
 
-Row = dict[str, Any]
+Row = OutboxRow
 
 
 class Deliverer:
     """Sends due outbox rows through the application's bot, one row at a time."""
 
-    def __init__(self, app: Application[Any, Any, Any, Any, Any, Any], bridge: Bridge) -> None:
+    def __init__(self, app: BridgeApplication) -> None:
         self.app = app
-        self.bridge = bridge
-        self.store: TicketStore = bridge.store
-        self.cfg = bridge.cfg
+        self.store: TicketStore = app.bridge.store
+        self.outbox = self.store.outbox
+        self.cfg = app.bridge.cfg
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._warned_no_staff = False
         self._next_renotify = 0.0
-        self._senders: dict[str, Callable[[Row, Ticket], Awaitable[None]]] = {
-            "staff_card": self._staff_card,
-            "staff_card_update": self._staff_card_update,
-            "staff_note": self._staff_note,
-            "staff_renotify": self._staff_renotify,
-            "staff_voice": self._staff_voice,
-            "resident_message": self._resident_message,
-            "resident_closed": self._resident_closed,
+        self.senders: dict[OutboxKind, Callable[[Row, Ticket], Awaitable[None]]] = {
+            OutboxKind.STAFF_CARD: self._staff_card,
+            OutboxKind.STAFF_CARD_UPDATE: self._staff_card_update,
+            OutboxKind.STAFF_NOTE: self._staff_note,
+            OutboxKind.STAFF_RENOTIFY: self._staff_renotify,
+            OutboxKind.STAFF_VOICE: self._staff_voice,
+            OutboxKind.RESIDENT_MESSAGE: self._resident_message,
+            OutboxKind.RESIDENT_CLOSED: self._resident_closed,
         }
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -98,7 +100,7 @@ class Deliverer:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - the loop must outlive any one failure
+            except Exception:  # the loop must outlive any one failure
                 log.exception("outbox pass failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), TICK_SECONDS)
@@ -107,7 +109,7 @@ class Deliverer:
     async def run_once(self) -> None:
         """Queue due reminders, then send every due row (stop early if Telegram is down)."""
         await self._maybe_renotify()
-        for row in await asyncio.to_thread(self.store.due):
+        for row in await asyncio.to_thread(self.outbox.due):
             if self._stopping or not await self._deliver(row):
                 break
 
@@ -122,17 +124,17 @@ class Deliverer:
             log.info("reminding staff of %d unclaimed ticket(s)", len(due))
 
     async def _failed(self, row: Row, error: str, max_delay: float = MAX_BACKOFF_SECONDS) -> None:
-        await asyncio.to_thread(self.store.failed, row["id"], error, max_delay)
+        await asyncio.to_thread(self.outbox.failed, row.id, error, max_delay)
 
     async def _deliver(self, row: Row) -> bool:
         """Send one row; False when Telegram seems unreachable (end this pass)."""
-        kind = row["kind"]
-        sender = self._senders.get(kind)
-        if sender is None:
-            log.error("outbox row %s has unknown kind %r; left queued", row["id"], kind)
-            await self._failed(row, f"unknown kind {kind!r}", NO_STAFF_BACKOFF_SECONDS)
+        kind = row.known_kind
+        sender = self.senders.get(kind) if kind is not None else None
+        if kind is None or sender is None:
+            log.error("outbox row %s has unknown kind %r; left queued", row.id, row.kind)
+            await self._failed(row, f"unknown kind {row.kind!r}", NO_STAFF_BACKOFF_SECONDS)
             return True
-        staff = kind.startswith("staff_")
+        staff = kind.to_staff
         if staff and self.cfg.staff_chat_id is None:
             if not self._warned_no_staff:
                 log.warning("STAFF_CHAT_ID is not set: staff notifications stay queued until it is")
@@ -140,10 +142,10 @@ class Deliverer:
             await self._failed(row, "STAFF_CHAT_ID is not set", NO_STAFF_BACKOFF_SECONDS)
             return True
         try:
-            ticket = await asyncio.to_thread(self.store.get_by_id, row["ticket_id"])
+            ticket = await asyncio.to_thread(self.store.get_by_id, row.ticket_id)
         except TicketError:
-            log.error("outbox row %s: ticket %s does not exist; dropped", row["id"], row["ticket_id"])
-            await asyncio.to_thread(self.store.delivered, row["id"])
+            log.error("outbox row %s: ticket %s does not exist; dropped", row.id, row.ticket_id)
+            await asyncio.to_thread(self.outbox.delivered, row.id)
             return True
         try:
             await sender(row, ticket)
@@ -156,7 +158,7 @@ class Deliverer:
         except TelegramError as exc:
             log.warning("%s for %s not sent (%s); will retry", kind, ticket.number, exc)
             await self._failed(row, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a bug or a database error: back off, do not spin
+        except Exception as exc:  # a bug or a database error: back off, do not spin
             log.exception("%s for %s failed; will retry", kind, ticket.number)
             await self._failed(row, f"{type(exc).__name__}: {exc}", NO_STAFF_BACKOFF_SECONDS)
         return True
@@ -166,45 +168,45 @@ class Deliverer:
         error = f"{type(exc).__name__}: {exc}"
         if not staff:
             log.warning("resident of %s unreachable (%s); not retried", ticket.number, exc)
-            await asyncio.to_thread(self.store.delivered, row["id"], ticket.id, "resident_unreachable")
+            await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "resident_unreachable")
             if self.cfg.staff_chat_id is not None:
                 with contextlib.suppress(TelegramError):
                     text = say("utter_staff_resident_unreachable", ticket=ticket.number)
                     await self.app.bot.send_message(self.cfg.staff_chat_id, text)
             return
-        if isinstance(exc, BadRequest) and row["attempts"] + 1 >= MAX_BAD_REQUEST_ATTEMPTS:
-            log.error("%s for %s refused %d times (%s); given up", row["kind"], ticket.number, row["attempts"] + 1, exc)
-            await asyncio.to_thread(self.store.delivered, row["id"], ticket.id, "delivery_failed")
+        if isinstance(exc, BadRequest) and row.attempts + 1 >= MAX_BAD_REQUEST_ATTEMPTS:
+            log.error("%s for %s refused %d times (%s); given up", row.kind, ticket.number, row.attempts + 1, exc)
+            await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "delivery_failed")
             return
-        log.error("staff chat refused %s for %s (%s): check STAFF_CHAT_ID", row["kind"], ticket.number, exc)
+        log.error("staff chat refused %s for %s (%s): check STAFF_CHAT_ID", row.kind, ticket.number, exc)
         await self._failed(row, error, NO_STAFF_BACKOFF_SECONDS)
 
     # -- staff ------------------------------------------------------------------------------
     def _reply_to_card(self, ticket: Ticket) -> ReplyParameters | None:
-        cards = [m for c, m in self.store.cards_for(ticket.id) if c == str(self.cfg.staff_chat_id)]
+        cards = [m for c, m in self.store.cards.of_ticket(ticket.id) if c == str(self.cfg.staff_chat_id)]
         return ReplyParameters(max(cards), allow_sending_without_reply=True) if cards else None
 
     async def _staff_card(self, row: Row, ticket: Ticket) -> None:
         chat = self.cfg.staff_chat_id
         message = await self.app.bot.send_message(chat, card_text(ticket), reply_markup=card_markup(ticket))
-        await asyncio.to_thread(self.store.remember_card, str(chat), message.message_id, ticket.id)
+        await asyncio.to_thread(self.store.cards.remember, str(chat), message.message_id, ticket.id)
         # The resident's audio follows the card, as a reply to it (its own outbox row).
-        voice = (("staff_voice", {"reply_to": message.message_id}),) if ticket.audio_file else ()
-        await asyncio.to_thread(self.store.delivered, row["id"], ticket.id, "notified_staff", voice)
+        voice = ((OutboxKind.STAFF_VOICE, {"reply_to": message.message_id}),) if ticket.audio_file else ()
+        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "notified_staff", voice)
         log.info("card for %s sent to the staff group", ticket.number)
 
     async def _staff_voice(self, row: Row, ticket: Ticket) -> None:
-        reply_to = row["payload"].get("reply_to")
+        reply_to = row.payload.get("reply_to")
         await self.app.bot.send_voice(
             self.cfg.staff_chat_id,
             voice=ticket.audio_file,
             caption=say("utter_staff_voice_card", ticket=ticket.number),
             reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
         )
-        await asyncio.to_thread(self.store.delivered, row["id"], ticket.id, "notified_staff_voice")
+        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "notified_staff_voice")
 
     async def _staff_card_update(self, row: Row, ticket: Ticket) -> None:
-        for chat, message_id in await asyncio.to_thread(self.store.cards_for, ticket.id):
+        for chat, message_id in await asyncio.to_thread(self.store.cards.of_ticket, ticket.id):
             try:
                 await self.app.bot.edit_message_text(
                     card_text(ticket), chat_id=int(chat), message_id=message_id, reply_markup=card_markup(ticket)
@@ -212,22 +214,22 @@ class Deliverer:
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
                     log.warning("card %s of %s not updated: %s", message_id, ticket.number, exc)
-        await asyncio.to_thread(self.store.delivered, row["id"])
+        await asyncio.to_thread(self.outbox.delivered, row.id)
 
     async def _staff_text(self, row: Row, ticket: Ticket, text: str, event: str) -> None:
         reply = await asyncio.to_thread(self._reply_to_card, ticket)
         await self.app.bot.send_message(self.cfg.staff_chat_id, text, reply_parameters=reply)
-        await asyncio.to_thread(self.store.delivered, row["id"], ticket.id, event)
+        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, event)
 
     async def _staff_note(self, row: Row, ticket: Ticket) -> None:
-        text = say("utter_staff_note", ticket=ticket.number, text=row["payload"].get("text", ""))
+        text = say("utter_staff_note", ticket=ticket.number, text=row.payload.get("text", ""))
         await self._staff_text(row, ticket, text, "notified_staff")
 
     async def _staff_renotify(self, row: Row, ticket: Ticket) -> None:
         if ticket.state != "new":  # claimed in the meantime: no reminder needed
-            await asyncio.to_thread(self.store.delivered, row["id"])
+            await asyncio.to_thread(self.outbox.delivered, row.id)
             return
-        minutes = row["payload"].get("minutes", self.cfg.renotify_minutes)
+        minutes = row.payload.get("minutes", self.cfg.renotify_minutes)
         text = say("utter_staff_renotify", ticket=ticket.number, minutes=minutes)
         await self._staff_text(row, ticket, text, "renotified_staff")
 
@@ -235,18 +237,18 @@ class Deliverer:
     async def _to_resident(self, row: Row, ticket: Ticket, text: str, event: str) -> None:
         target = parse_sender(ticket.sender_id)
         if target is None:
-            await asyncio.to_thread(self.store.delivered, row["id"], ticket.id, "no_telegram_chat")
+            await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "no_telegram_chat")
             return
         chat_id, user_id = target
         await send_texts(self.app.bot, chat_id, [text])
-        await asyncio.to_thread(self.store.delivered, row["id"], ticket.id, event)
-        log.info("%s for %s delivered to the resident", row["kind"], ticket.number)
+        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, event)
+        log.info("%s for %s delivered to the resident", row.kind, ticket.number)
         user_data = self.app.user_data.get(user_id)
         if voice_enabled(user_data):
             await speak(self.app.bot, chat_id, text, current_rate(user_data, self.cfg.tts_rate))
 
     async def _resident_message(self, row: Row, ticket: Ticket) -> None:
-        text = say("utter_bot_staff_reply", ticket=ticket.number, text=row["payload"].get("text", ""))
+        text = say("utter_bot_staff_reply", ticket=ticket.number, text=row.payload.get("text", ""))
         await self._to_resident(row, ticket, text, "delivered_to_resident")
 
     async def _resident_closed(self, row: Row, ticket: Ticket) -> None:

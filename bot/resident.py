@@ -1,39 +1,35 @@
-"""Resident side: private chats forwarded to Rasa; commands, speech, voice messages, limits."""
+"""Resident side: private chats forwarded to Rasa; commands, speech, voice messages, limits.
+
+A person's updates are handled one at a time, in order, and rate-limited on arrival
+(bot/ordering.py, `admission`); handlers read the bridge's state from `context.bridge`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationHandlerStop,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import CommandHandler, MessageHandler, filters
 
-from actions.fields import CATEGORIES, fold
+from bot.context import BridgeApplication
+from bot.context import BridgeContext as Context
+from bot.ordering import Admit
 from bot.outgoing import digit_keyboard, send_texts
-from bot.rasa import RasaUnavailable
-from bot.runtime import BRIDGE_KEY, Bridge, Verdict, sender_id
+from bot.runtime import Bridge, Verdict, sender_id
 from bot.speaking import change_rate, current_rate, set_voice, speak, speed_word, voice_enabled
+from common.choices import fold
+from common.rasa_client import RasaUnavailable, parse_replies
 from common.texts import say
+from tickets.fields import CATEGORIES
 from tickets.schema import utcnow
 
 log = logging.getLogger(__name__)
-
-Context = ContextTypes.DEFAULT_TYPE
-Handler = Callable[[Update, Context], Awaitable[None]]
 
 PENDING_VOICE = "pending_voice"
 # Words that ask for a person; while Rasa is down the bridge records the request itself.
@@ -43,32 +39,9 @@ OTHER_CATEGORY = CATEGORIES[-1]
 DOWN_TICKET_REUSE = timedelta(minutes=30)
 
 
-def bridge(context: Context) -> Bridge:
-    return context.bot_data[BRIDGE_KEY]
-
-
 def wants_person(text: str) -> bool:
     folded = fold(text)
     return any(word in folded for word in HELP_WORDS)
-
-
-def parse_replies(replies: Sequence[dict[str, Any]]) -> tuple[list[str], list[str], bool | None]:
-    """Rasa's REST replies → (texts, keyboard labels, voice switch or None)."""
-    texts: list[str] = []
-    labels: list[str] = []
-    voice: bool | None = None
-    for item in replies:
-        if item.get("text"):
-            texts.append(str(item["text"]))
-        if item.get("buttons"):
-            labels = []
-            for button in item["buttons"]:
-                payload = str(button.get("payload") or "")
-                labels.append(payload if payload and not payload.startswith("/") else str(button.get("title", "")))
-        custom = item.get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("voice"), bool):
-            voice = custom["voice"]
-    return texts, [label for label in labels if label], voice
 
 
 async def reply(update: Update, context: Context, texts: Sequence[str], keyboard: Sequence[str] = ()) -> None:
@@ -77,79 +50,72 @@ async def reply(update: Update, context: Context, texts: Sequence[str], keyboard
     markup = digit_keyboard(keyboard) if keyboard else ReplyKeyboardRemove()
     await send_texts(context.bot, chat_id, texts, markup)
     if texts and voice_enabled(context.user_data):
-        rate = current_rate(context.user_data, bridge(context).cfg.tts_rate)
+        rate = current_rate(context.user_data, context.bridge.cfg.tts_rate)
         await speak(context.bot, chat_id, "\n".join(texts), rate)
-
-
-def in_order(callback: Handler) -> Handler:
-    """Handle one chat's updates one at a time, in the order they came (updates run concurrently)."""
-
-    @functools.wraps(callback)
-    async def wrapper(update: Update, context: Context) -> None:
-        async with bridge(context).lock(update.effective_chat.id):
-            await callback(update, context)
-
-    return wrapper
 
 
 # --------------------------------------------------------------------------- limits
 
 
-async def guard(update: Update, context: Context) -> None:
-    """Per-person rate limit, before any other handler: excess messages go nowhere."""
-    user = update.effective_user
-    if user is None:
-        return
-    verdict = bridge(context).limiter.check(user.id)
-    if verdict is Verdict.ALLOW:
-        return
-    log.info("rate limit: dropped a message from user %s", user.id)
-    if verdict is Verdict.NOTIFY:
-        await send_texts(context.bot, update.effective_chat.id, [say("utter_bot_rate_limited")])
-    raise ApplicationHandlerStop
+def admission(app: BridgeApplication) -> Admit:
+    """The per-person rate limit, checked when a resident's message arrives (bot/ordering.py):
+    excess messages go nowhere; the person is told once per window."""
+    bridge = app.bridge
+    staff_chat = bridge.cfg.staff_chat_id
+
+    async def admit(update: Update) -> bool:
+        user, chat = update.effective_user, update.effective_chat
+        if update.message is None or user is None or chat is None or chat.type != chat.PRIVATE:
+            return True
+        if chat.id == staff_chat:
+            return True
+        verdict = bridge.limiter.check(user.id)
+        if verdict is Verdict.ALLOW:
+            return True
+        log.info("rate limit: dropped a message from user %s", user.id)
+        if verdict is Verdict.NOTIFY:
+            with contextlib.suppress(TelegramError):
+                await send_texts(app.bot, chat.id, [say("utter_bot_rate_limited")])
+        return False
+
+    return admit
 
 
 # --------------------------------------------------------------------------- commands
 
 
-@in_order
 async def cmd_start(update: Update, context: Context) -> None:
     await reply(update, context, [say("utter_bot_start")])
 
 
-@in_order
 async def cmd_help(update: Update, context: Context) -> None:
     await reply(update, context, [say("utter_bot_help")])
 
 
-@in_order
 async def cmd_voice(update: Update, context: Context) -> None:
     """/voice: speech on ↔ off."""
     user_data = context.user_data
     on = not voice_enabled(user_data)
     set_voice(user_data, on)
-    rate = current_rate(user_data, bridge(context).cfg.tts_rate)
+    rate = current_rate(user_data, context.bridge.cfg.tts_rate)
     state = say("utter_word_on" if on else "utter_word_off")
     await reply(update, context, [say("utter_bot_voice_state", state=state, speed=speed_word(rate))])
 
 
 async def _change_speed(update: Update, context: Context, step: int) -> None:
-    rate, changed = change_rate(context.user_data, bridge(context).cfg.tts_rate, step)
+    rate, changed = change_rate(context.user_data, context.bridge.cfg.tts_rate, step)
     name = "utter_bot_speed" if changed else "utter_bot_speed_limit"
     await reply(update, context, [say(name, speed=speed_word(rate))])
 
 
-@in_order
 async def cmd_slower(update: Update, context: Context) -> None:
     await _change_speed(update, context, -1)
 
 
-@in_order
 async def cmd_faster(update: Update, context: Context) -> None:
     await _change_speed(update, context, +1)
 
 
-@in_order
 async def cmd_unknown(update: Update, context: Context) -> None:
     """Any other /command: never forwarded (Rasa would read "/x" as an intent)."""
     await reply(update, context, [say("utter_bot_help")])
@@ -158,10 +124,9 @@ async def cmd_unknown(update: Update, context: Context) -> None:
 # --------------------------------------------------------------------------- messages
 
 
-@in_order
 async def on_text(update: Update, context: Context) -> None:
     """A text message: the pending voice question, else (cut if too long) to Rasa."""
-    cfg = bridge(context).cfg
+    cfg = context.bridge.cfg
     text = (update.message.text or "").strip()
     pending = context.user_data.pop(PENDING_VOICE, None)
     if pending and text:
@@ -184,7 +149,7 @@ async def on_text(update: Update, context: Context) -> None:
 
 async def converse(update: Update, context: Context, text: str, notices: list[str]) -> None:
     """One message through Rasa; its replies back (or an apology, or a ticket while down)."""
-    b = bridge(context)
+    b = context.bridge
     chat, user = update.effective_chat, update.effective_user
     sender = sender_id(chat.id, user.id)
     with contextlib.suppress(TelegramError):
@@ -225,7 +190,7 @@ async def record_while_down(b: Bridge, sender: str, first_name: str, text: str) 
             category=OTHER_CATEGORY,
             description=description,
         )
-    except Exception:  # noqa: BLE001 - the person must hear that it failed
+    except Exception:  # the person must hear that it failed
         log.exception("could not store a help request while Rasa is down")
         return say("utter_ticket_failed")
     log.info("ticket %s stored by the bridge for %s (Rasa down)", ticket.number, sender)
@@ -233,7 +198,6 @@ async def record_while_down(b: Bridge, sender: str, first_name: str, text: str) 
     return say("utter_bot_down_recorded", ticket=ticket.number)
 
 
-@in_order
 async def on_voice(update: Update, context: Context) -> None:
     """A voice message: offer to pass it to staff (1) or not (2)."""
     context.user_data[PENDING_VOICE] = {"file_id": update.message.voice.file_id}
@@ -242,7 +206,7 @@ async def on_voice(update: Update, context: Context) -> None:
 
 async def forward_voice(update: Update, context: Context, file_id: str) -> None:
     """The person agreed: a ticket with the audio attached; staff get card and audio."""
-    b = bridge(context)
+    b = context.bridge
     chat, user = update.effective_chat, update.effective_user
     try:
         ticket = await asyncio.to_thread(
@@ -255,7 +219,7 @@ async def forward_voice(update: Update, context: Context, file_id: str) -> None:
             description=say("utter_staff_desc_voice"),
             audio_file=file_id,
         )
-    except Exception:  # noqa: BLE001 - the person must hear that it failed
+    except Exception:  # the person must hear that it failed
         log.exception("could not store a voice help request")
         await reply(update, context, [say("utter_ticket_failed")])
         return
@@ -264,7 +228,6 @@ async def forward_voice(update: Update, context: Context, file_id: str) -> None:
     await reply(update, context, [say("utter_bot_voice_forwarded", ticket=ticket.number)])
 
 
-@in_order
 async def on_unsupported(update: Update, context: Context) -> None:
     await reply(update, context, [say("utter_bot_unsupported")])
 
@@ -274,12 +237,11 @@ UNSUPPORTED = (
 ) & ~filters.VOICE
 
 
-def add_handlers(app: Application[Any, Any, Any, Any, Any, Any], staff_chat_id: int | None) -> None:
+def add_handlers(app: BridgeApplication, staff_chat_id: int | None) -> None:
     """Register the resident handlers (private chats other than the staff chat)."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     if staff_chat_id is not None:
         private = private & ~filters.Chat(staff_chat_id)
-    app.add_handler(MessageHandler(private, guard), group=-1)
     for name, callback in (
         ("start", cmd_start),
         ("help", cmd_help),

@@ -1,25 +1,22 @@
-"""What the handlers share at run time: settings, the ticket store, Rasa, limits, locks."""
+"""What the handlers share at run time (`context.bridge`): settings, the ticket store, the
+Rasa client, the rate limiter, the deliverer; and the Telegram sender ids."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from common.config import Settings
+from common.rasa_client import RasaClient
 from tickets.store import TicketStore
 
 if TYPE_CHECKING:
-    from telegram.ext import Application
-
     from bot.delivery import Deliverer
-    from bot.rasa import RasaClient
 
-BRIDGE_KEY = "bridge"
 RECENT_MESSAGES = 5
 
 
@@ -74,19 +71,14 @@ class RateLimiter:
 
 @dataclass
 class Bridge:
-    """Run-time state of one bridge process (kept in `application.bot_data`, not persisted)."""
+    """Run-time state of one bridge process (`BridgeApplication.bridge`, not persisted)."""
 
     cfg: Settings
     store: TicketStore
     limiter: RateLimiter
-    rasa: RasaClient | None = None
+    rasa: RasaClient
     deliverer: Deliverer | None = None
-    _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     _recent: dict[str, deque[str]] = field(default_factory=dict)
-
-    def lock(self, chat_id: int) -> asyncio.Lock:
-        """One lock per chat, so a person's messages reach Rasa in the order sent."""
-        return self._locks.setdefault(chat_id, asyncio.Lock())
 
     def remember(self, sender: str, text: str) -> None:
         """Keep a person's last few messages (for a help request while Rasa is down)."""
@@ -99,7 +91,3 @@ class Bridge:
         """Deliver queued messages now instead of at the next tick."""
         if self.deliverer is not None:
             self.deliverer.wake()
-
-
-def bridge_of(app: Application[Any, Any, Any, Any, Any, Any]) -> Bridge:
-    return app.bot_data[BRIDGE_KEY]

@@ -10,53 +10,35 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update, User
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram import Message, Update, User
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.cards import parse_button
+from bot.context import BridgeApplication
+from bot.context import BridgeContext as Context
 from bot.outgoing import send_texts
-from bot.runtime import BRIDGE_KEY, Bridge
 from common.texts import say
 from tickets import views
+from tickets.numbers import NUMBER_RE, normalise_number
 from tickets.report import ReportError, build_report, render_chart, report_text, summary
 from tickets.schema import utcnow
-from tickets.store import Ticket, TicketError, TicketStore, normalise_number
+from tickets.store import Ticket, TicketError, TicketStore
 
 log = logging.getLogger(__name__)
 
-Context = ContextTypes.DEFAULT_TYPE
-NUMBER_RE = re.compile(r"XW-[0-9A-Z]{5}")
 DEFAULT_REPORT_DAYS = 30
 MAX_REPORT_DAYS = 366
-
-
-def bridge(context: Context) -> Bridge:
-    return context.bot_data[BRIDGE_KEY]
-
-
-# --------------------------------------------------------------------------- cards
-
-
-def card_markup(ticket: Ticket) -> InlineKeyboardMarkup | None:
-    """认领 while new, 已解决 until closed, no buttons after."""
-    claim = InlineKeyboardButton(say("utter_word_claim"), callback_data=f"claim:{ticket.number}")
-    close = InlineKeyboardButton(say("utter_word_resolve"), callback_data=f"close:{ticket.number}")
-    if ticket.state == "new":
-        return InlineKeyboardMarkup([[claim, close]])
-    if ticket.state in ("claimed", "answered"):
-        return InlineKeyboardMarkup([[close]])
-    return None
 
 
 # --------------------------------------------------------------------------- permission
 
 
 def is_staff(context: Context, user: User | None) -> bool:
-    return user is not None and user.id in bridge(context).cfg.staff_user_ids
+    return user is not None and user.id in context.bridge.cfg.staff_user_ids
 
 
 async def refuse(update: Update, context: Context, what: str) -> None:
@@ -95,13 +77,13 @@ BUTTONS = {"claim": views.claim, "close": views.close}
 async def on_button(update: Update, context: Context) -> None:
     """认领 / 已解决 on a card: callback data "claim:XW-…" or "close:XW-…"."""
     query = update.callback_query
-    action, _, raw = (query.data or "").partition(":")
-    number = normalise_number(raw) if action in BUTTONS and raw.upper().startswith("XW") else ""
-    if not number:
+    parsed = parse_button(query.data)
+    if parsed is None:
         log.warning("ignored callback data %r from user %s", (query.data or "")[:64], query.from_user.id)
         await query.answer(say("utter_staff_bad_button"), show_alert=True)
         return
-    b = bridge(context)
+    action, number = parsed
+    b = context.bridge
     user = query.from_user
     try:
         text, alert = await asyncio.to_thread(BUTTONS[action], b.store, number, str(user.id), user.full_name)
@@ -117,7 +99,7 @@ async def on_button(update: Update, context: Context) -> None:
 
 def _ticket_of(store: TicketStore, chat_id: int, target: Message, bot_id: int) -> Ticket | None:
     """The ticket a replied-to message is about: a card, or a bot message naming one ticket."""
-    ticket = store.ticket_for_card(str(chat_id), target.message_id)
+    ticket = store.cards.ticket_for(str(chat_id), target.message_id)
     if ticket is not None or target.from_user is None or target.from_user.id != bot_id:
         return ticket
     numbers = set(NUMBER_RE.findall(target.text or target.caption or ""))
@@ -138,7 +120,7 @@ async def on_reply(update: Update, context: Context) -> None:
     if not is_staff(context, message.from_user):
         await refuse(update, context, "a reply to a card")
         return
-    b = bridge(context)
+    b = context.bridge
     ticket = await asyncio.to_thread(_ticket_of, b.store, message.chat_id, target, context.bot.id)
     if ticket is None:
         await message.reply_text(say("utter_staff_reply_unknown"))
@@ -164,7 +146,7 @@ async def _answer(update: Update, context: Context, text: str) -> None:
 @staff_only("/open")
 async def cmd_open(update: Update, context: Context) -> None:
     """/open: the tickets that are not closed."""
-    await _answer(update, context, await asyncio.to_thread(views.open_list, bridge(context).store))
+    await _answer(update, context, await asyncio.to_thread(views.open_list, context.bridge.store))
 
 
 @staff_only("/ticket")
@@ -179,7 +161,7 @@ async def cmd_ticket(update: Update, context: Context) -> None:
         await _answer(update, context, say("utter_staff_bad_number", text=raw[:30]))
         return
     try:
-        text = await asyncio.to_thread(views.history_text, bridge(context).store, number)
+        text = await asyncio.to_thread(views.history_text, context.bridge.store, number)
     except TicketError:
         text = say("utter_staff_ticket_unknown", ticket=number)
     await _answer(update, context, text)
@@ -194,7 +176,7 @@ async def cmd_reopen(update: Update, context: Context) -> None:
         text = say("utter_staff_bad_number", text=raw[:30]) if raw else say("utter_staff_usage")
         await _answer(update, context, text)
         return
-    b = bridge(context)
+    b = context.bridge
     try:
         text = await asyncio.to_thread(views.reopen, b.store, number, str(update.effective_user.id))
     except TicketError:
@@ -206,7 +188,7 @@ async def cmd_reopen(update: Update, context: Context) -> None:
 
 @staff_only("/stats")
 async def cmd_stats(update: Update, context: Context) -> None:
-    counts = await asyncio.to_thread(bridge(context).store.counts)
+    counts = await asyncio.to_thread(context.bridge.store.counts)
     await _answer(update, context, say("utter_staff_counts", **counts))
 
 
@@ -220,7 +202,7 @@ async def cmd_report(update: Update, context: Context) -> None:
             await _answer(update, context, say("utter_staff_report_usage"))
             return
         days = int(args[0])
-    b = bridge(context)
+    b = context.bridge
     end = utcnow()
     path = b.cfg.data_dir / "reports" / f"chart-{end:%Y%m%d-%H%M%S}-{update.update_id}.png"
     try:
@@ -254,7 +236,7 @@ COMMANDS = {
 }
 
 
-def add_handlers(app: Application[Any, Any, Any, Any, Any, Any], staff_chat_id: int | None) -> None:
+def add_handlers(app: BridgeApplication, staff_chat_id: int | None) -> None:
     """Card buttons (anywhere), and commands and replies in the staff chat."""
     app.add_handler(CallbackQueryHandler(on_button))
     if staff_chat_id is None:

@@ -1,92 +1,162 @@
-"""Configuration from environment variables (and an optional `.env`), with safe defaults.
+"""Configuration: environment variables (or a `.env` file in the project root), checked at start.
 
-Every variable is documented in the README table; `python -m common.config` prints them.
+One pydantic `BaseSettings` object; a bad value of any variable raises `ConfigError` naming
+the variable, and every entry point turns that into a message and exit status 2
+(`settings_or_exit()`). `settings()` builds the object once and builds it again only when
+one of the variables in the environment changed (tests and benchmarks change them).
+The README's table is `python -m common.config --markdown` (a test keeps the two equal);
+`python -m common.config` prints the effective configuration, secrets hidden.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass, field
+import re
+import sys
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseSettings, Field, ValidationError, validator
+from pydantic.fields import ModelField
 
 ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = ROOT / ".env"
+_SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_HIDDEN = ("telegram_token", "webhook_secret", "rasa_token")
 
 
-def _load_dotenv(path: Path) -> None:
-    """Set variables from a `KEY=VALUE` file without overriding the real environment."""
-    if not path.is_file():
-        return
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+class ConfigError(ValueError):
+    """One or more variables have bad values; the message names each one."""
 
 
-def _int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+def _var(default: Any, env: str, meaning: str, shown: str | None = None, **checks: Any) -> Any:
+    """A setting read from `env`; `shown` is its default as the README writes it."""
+    return Field(default, env=env, description=meaning, shown=shown, **checks)
 
 
-def _float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
+class Settings(BaseSettings):
+    """The configuration of every process (read-only)."""
 
+    data_dir: Path = _var(ROOT / "var", "XUNWU_DATA_DIR", "SQLite databases, logs, speech cache, bot state", "`var/`")
+    models_dir: Path = _var(
+        ROOT / "models", "XUNWU_MODELS_DIR", "trained Rasa models (named by the hash of their inputs)", "`models/`"
+    )
+    embedding_model: Path = _var(
+        ROOT / ".cache" / "models" / "multilingual-e5-small",
+        "XUNWU_EMBEDDING_MODEL",
+        "the sentence-transformers model folder",
+        "`.cache/models/multilingual-e5-small`",
+    )
+    host: str = _var("127.0.0.1", "XUNWU_HOST", "interface every server binds to", min_length=1)
+    rasa_port: int = _var(5005, "RASA_PORT", "Rasa server (REST channel, HTTP API)", ge=1, le=65535)
+    actions_port: int = _var(5055, "ACTIONS_PORT", "action server", ge=1, le=65535)
+    rasa_token: str = _var("", "RASA_TOKEN", "when set, Rasa's HTTP API requires `?token=…`")
+    rasa_timeout: float = _var(30.0, "RASA_TIMEOUT", "seconds the bridge waits for Rasa", gt=0)
+    database_url: str = _var(
+        "",
+        "DATABASE_URL",
+        "ticket database (any SQLAlchemy URL, e.g. PostgreSQL)",
+        "`sqlite:///<data>/tickets.db`",
+    )
+    telegram_token: str = _var("", "TELEGRAM_BOT_TOKEN", "starts the Telegram bridge when set")
+    telegram_mode: Literal["polling", "webhook"] = _var("polling", "TELEGRAM_MODE", "`polling` or `webhook`")
+    webhook_url: str = _var("", "TELEGRAM_WEBHOOK_URL", "public HTTPS URL for webhook mode")
+    webhook_secret: str = _var(
+        "",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "secret token Telegram sends (letters, digits, _ and -); required in webhook mode",
+    )
+    webhook_port: int = _var(8443, "TELEGRAM_WEBHOOK_PORT", "local port of the webhook server", ge=1, le=65535)
+    telegram_base_url: str = _var(
+        "",
+        "TELEGRAM_BASE_URL",
+        "root of another Bot API server, e.g. `http://127.0.0.1:8081`; the bridge appends `/bot` and "
+        "`/file/bot` (tests use a local fake)",
+    )
+    telegram_timeout: float = _var(20.0, "TELEGRAM_TIMEOUT", "seconds for Bot API calls", gt=0)
+    staff_chat_id: int | None = _var(None, "STAFF_CHAT_ID", "the staff group that receives ticket cards")
+    staff_user_ids: frozenset[int] = _var(
+        frozenset(),
+        "STAFF_USER_IDS",
+        "comma-separated Telegram user IDs allowed to act on tickets (empty: nobody; a warning is logged)",
+    )
+    renotify_minutes: int = _var(
+        30, "RENOTIFY_MINUTES", "remind staff of a ticket nobody claimed after this long (0: never)", ge=0
+    )
+    tts_voice: str = _var("sit/cmn-latn-pinyin", "TTS_VOICE", "espeak-ng voice", min_length=1)
+    tts_rate: int = _var(150, "TTS_RATE", "default speech rate (words per minute, 80–450)", ge=80, le=450)
+    rate_limit_per_minute: int = _var(
+        20, "RATE_LIMIT_PER_MINUTE", "messages per person per minute the bridge forwards", ge=1
+    )
+    max_message_chars: int = _var(1000, "MAX_MESSAGE_CHARS", "longer messages are cut (and the person told)", ge=1)
+    log_level: str = _var("INFO", "LOG_LEVEL", "logging level (DEBUG, INFO, WARNING, ERROR)")
 
-def _bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    return default
+    asr_enabled: bool = _var(
+        True, "ASR_ENABLED", "`0` turns speech recognition of voice messages off (they go to staff as audio)", "`1`"
+    )
+    asr_max_seconds: int = _var(
+        60, "ASR_MAX_SECONDS", "longer voice messages are refused before decoding (5–600)", ge=5, le=600
+    )
+    asr_threads: int = _var(2, "ASR_THREADS", "CPU threads of the recogniser", ge=1, le=64)
 
+    class Config:
+        env_file = ENV_FILE
+        env_file_encoding = "utf-8"
+        allow_mutation = False
+        extra = "ignore"
 
-def _ids(name: str) -> frozenset[int]:
-    out = set()
-    for part in os.environ.get(name, "").replace(";", ",").split(","):
-        part = part.strip()
-        if part.lstrip("-").isdigit():
-            out.add(int(part))
-    return frozenset(out)
+        @classmethod
+        def parse_env_var(cls, field_name: str, raw_val: str) -> Any:
+            """Lists are comma-separated (`1,2,3`), not JSON."""
+            if field_name == "staff_user_ids":
+                return [part.strip() for part in raw_val.replace(";", ",").split(",") if part.strip()]
+            return raw_val
 
+    @validator("*", pre=True)
+    def _empty_is_default(cls, value: Any, field: ModelField) -> Any:
+        """An empty variable (`FOO=`) means: use the default."""
+        if isinstance(value, str) and not value.strip():
+            return field.default
+        return value.strip() if isinstance(value, str) else value
 
-@dataclass(frozen=True)
-class Settings:
-    """A snapshot of the configuration; build it with `settings()`."""
+    @validator("data_dir", "models_dir", "embedding_model")
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
 
-    data_dir: Path
-    models_dir: Path
-    host: str
-    rasa_port: int
-    actions_port: int
-    rasa_token: str
-    database_url: str
-    embedding_model: Path
-    telegram_token: str
-    telegram_base_url: str
-    telegram_mode: str
-    webhook_url: str
-    webhook_secret: str
-    webhook_port: int
-    staff_chat_id: int | None
-    staff_user_ids: frozenset[int] = field(default_factory=frozenset)
-    renotify_minutes: int = 30
-    tts_voice: str = "sit/cmn-latn-pinyin"
-    tts_rate: int = 150
-    rate_limit_per_minute: int = 20
-    max_message_chars: int = 1000
-    log_level: str = "INFO"
-    rasa_timeout: float = 30.0
-    telegram_timeout: float = 20.0
-    asr_enabled: bool = True
-    asr_max_seconds: int = 60
-    asr_threads: int = 2
+    @validator("database_url", always=True)
+    def _database_url(cls, value: str, values: dict[str, Any]) -> str:
+        if not value:
+            data_dir = values.get("data_dir") or ROOT / "var"
+            return f"sqlite:///{data_dir / 'tickets.db'}"
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. sqlite:///var/tickets.db, postgresql://user@host/db)") from None
+        return value
+
+    @validator("webhook_url", "telegram_base_url")
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http://)")
+        return value
+
+    @validator("webhook_secret")
+    def _secret(cls, value: str) -> str:
+        if value and not _SECRET_RE.fullmatch(value):
+            raise ValueError("1-256 characters: letters, digits, _ and -")
+        return value
+
+    @validator("log_level")
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return level
 
     @property
     def rasa_url(self) -> str:
@@ -96,46 +166,88 @@ class Settings:
     def actions_url(self) -> str:
         return f"http://{self.host}:{self.actions_port}/webhook"
 
+    def shown(self) -> dict[str, Any]:
+        """Every setting by variable name, secrets hidden (for printing)."""
+        out = {}
+        for name, field in self.__fields__.items():
+            value = getattr(self, name)
+            out[env_name(field)] = "***" if name in _HIDDEN and value else value
+        return out
+
+
+def env_name(field: ModelField) -> str:
+    return next(iter(field.field_info.extra["env_names"])).upper()
+
+
+ENV_NAMES = tuple(env_name(f) for f in Settings.__fields__.values())
+
+
+def _describe(error: ValidationError) -> str:
+    """`RASA_PORT='abc': value is not a valid integer` lines, one per bad variable."""
+    lines = []
+    for item in error.errors():
+        field = Settings.__fields__[str(item["loc"][0])]
+        name = env_name(field)
+        raw = os.environ.get(name)
+        if raw is None:
+            from dotenv import dotenv_values
+
+            raw = dotenv_values(ENV_FILE).get(name) if ENV_FILE.is_file() else None
+        shown = "***" if field.name in _HIDDEN else repr(raw)
+        lines.append(f"{name}={shown}: {item['msg']}")
+    return "bad configuration (environment or .env):\n  " + "\n  ".join(lines)
+
+
+_cache: tuple[tuple[str | None, ...], Settings] | None = None
+
 
 def settings() -> Settings:
-    """Read the configuration now (the environment wins over `.env`)."""
-    _load_dotenv(ROOT / ".env")
-    data_dir = Path(os.environ.get("XUNWU_DATA_DIR", ROOT / "var")).resolve()
-    staff_chat = os.environ.get("STAFF_CHAT_ID", "").strip()
-    return Settings(
-        data_dir=data_dir,
-        models_dir=Path(os.environ.get("XUNWU_MODELS_DIR", ROOT / "models")).resolve(),
-        host=os.environ.get("XUNWU_HOST", "127.0.0.1"),
-        rasa_port=_int("RASA_PORT", 5005),
-        actions_port=_int("ACTIONS_PORT", 5055),
-        rasa_token=os.environ.get("RASA_TOKEN", ""),
-        database_url=os.environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'tickets.db'}"),
-        embedding_model=Path(
-            os.environ.get("XUNWU_EMBEDDING_MODEL", ROOT / ".cache" / "models" / "multilingual-e5-small")
-        ).resolve(),
-        telegram_token=os.environ.get("TELEGRAM_BOT_TOKEN", ""),
-        telegram_base_url=os.environ.get("TELEGRAM_BASE_URL", ""),
-        telegram_mode=os.environ.get("TELEGRAM_MODE", "polling"),
-        webhook_url=os.environ.get("TELEGRAM_WEBHOOK_URL", ""),
-        webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", ""),
-        webhook_port=_int("TELEGRAM_WEBHOOK_PORT", 8443),
-        staff_chat_id=int(staff_chat) if staff_chat.lstrip("-").isdigit() else None,
-        staff_user_ids=_ids("STAFF_USER_IDS"),
-        renotify_minutes=_int("RENOTIFY_MINUTES", 30),
-        tts_voice=os.environ.get("TTS_VOICE", "sit/cmn-latn-pinyin"),
-        tts_rate=_int("TTS_RATE", 150),
-        rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 20),
-        max_message_chars=_int("MAX_MESSAGE_CHARS", 1000),
-        log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        rasa_timeout=_float("RASA_TIMEOUT", 30.0),
-        telegram_timeout=_float("TELEGRAM_TIMEOUT", 20.0),
-        asr_enabled=_bool("ASR_ENABLED", True),
-        asr_max_seconds=max(5, min(600, _int("ASR_MAX_SECONDS", 60))),
-        asr_threads=max(1, _int("ASR_THREADS", 2)),
-    )
+    """The configuration, built once (again only when one of its variables changed)."""
+    global _cache
+    key = tuple(os.environ.get(name) for name in ENV_NAMES)
+    if _cache is None or _cache[0] != key:
+        try:
+            _cache = (key, Settings())
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc)) from None
+    return _cache[1]
+
+
+def settings_or_exit() -> Settings:
+    """`settings()` for an entry point: a bad value ends the process (status 2) with the message."""
+    try:
+        return settings()
+    except ConfigError as exc:
+        logging.getLogger(__name__).debug("configuration refused", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def markdown_table() -> str:
+    """The README's configuration table, from the settings themselves."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for field in Settings.__fields__.values():
+        extra = field.field_info.extra
+        default = field.default
+        if extra.get("shown"):
+            shown = extra["shown"]
+        elif default in (None, "", frozenset()):
+            shown = "(empty)"
+        else:
+            shown = f"`{default}`"
+        rows.append(f"| `{env_name(field)}` | {shown} | {field.field_info.description} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--markdown"]:
+        print(markdown_table())
+        return 0
+    for name, value in settings_or_exit().shown().items():
+        print(f"{name} = {value}")
+    return 0
 
 
 if __name__ == "__main__":
-    for key, value in vars(settings()).items():
-        shown = "***" if ("token" in key or "secret" in key) and value else value
-        print(f"{key} = {shown}")
+    sys.exit(main())

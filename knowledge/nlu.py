@@ -68,7 +68,7 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
         self._recent: OrderedDict[str, Decision] = OrderedDict()
 
     @staticmethod
-    def _embedder(config: dict[str, Any]):  # noqa: ANN205 - lazy import of torch
+    def _embedder(config: dict[str, Any]):  # lazy: torch is imported only when needed
         from knowledge.embedding import embedder
 
         return embedder(config.get("model") or None)

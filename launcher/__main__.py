@@ -7,7 +7,7 @@ import signal
 import sys
 import time
 
-from common.config import settings
+from common.config import settings_or_exit
 from launcher.chat import repl
 from launcher.services import Supervisor, plan
 from launcher.training import ensure_model
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     args = parser.parse_args(argv)
-    cfg = settings()
+    cfg = settings_or_exit()
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     if args.command == "chat":
         repl(cfg)

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 import uuid
 
 from common.config import Settings
+from common.rasa_client import RasaClient, RasaUnavailable, parse_replies
 from common.texts import say
-
-MAX_CHARS = 1000
-
-
-def send(cfg: Settings, sender: str, text: str, timeout: float = 30.0) -> list[dict]:
-    """One message through Rasa's REST channel; the replies."""
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    req = urllib.request.Request(
-        f"{cfg.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - loopback URL we built
-        return json.loads(resp.read() or b"[]")
-
-
-def render(replies: list[dict]) -> tuple[list[str], bool | None]:
-    """Printable lines and the voice switch a reply may carry."""
-    lines, voice = [], None
-    for reply in replies:
-        if reply.get("text"):
-            lines.append(reply["text"])
-        custom = reply.get("custom") or {}
-        if "voice" in custom:
-            voice = bool(custom["voice"])
-    return lines, voice
 
 
 def repl(cfg: Settings, sender: str | None = None) -> None:
     """Read lines until EOF or /quit; answers are printed and, with /voice, spoken."""
     sender = sender or f"local-{uuid.uuid4().hex[:8]}"
+    rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout, cfg.rasa_token)
+    limit = cfg.max_message_chars
     speak = False
     print(say("utter_bot_chat_banner"))
     while True:
@@ -57,12 +34,12 @@ def repl(cfg: Settings, sender: str | None = None) -> None:
         if not text:
             print("助手：" + say("utter_empty"))
             continue
-        if len(text) > MAX_CHARS:
-            print("助手：" + say("utter_bot_too_long", limit=MAX_CHARS))
-            text = text[:MAX_CHARS]
+        if len(text) > limit:
+            print("助手：" + say("utter_bot_too_long", limit=limit))
+            text = text[:limit]
         try:
-            lines, voice = render(send(cfg, sender, text))
-        except OSError:
+            lines, _keyboard, voice = parse_replies(rasa.send_sync(sender, text, empty_ok=True))
+        except RasaUnavailable:
             print("助手：" + say("utter_bot_service_down"))
             continue
         if voice is not None:

@@ -50,9 +50,9 @@ def plan(cfg: Settings, model: Path) -> list[Service]:
         Service(
             "rasa",
             [
-                py,  # `rasa run` with the compiled response validator (launcher/rasa_server.py)
+                py,  # `rasa run` with the two measured fixes (rasa_addons/server.py)
                 "-m",
-                "launcher.rasa_server",
+                "rasa_addons.server",
                 "run",
                 "--enable-api",
                 "-i",
@@ -81,7 +81,7 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float) -> bool:
         if proc.poll() is not None:
             return False
         try:
-            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback URL we built
+            with urllib.request.urlopen(url, timeout=2) as resp:  # loopback URL we built
                 if resp.status == 200:
                     return True
         except OSError:

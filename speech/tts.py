@@ -195,7 +195,7 @@ def _pyttsx3_engine() -> _Pyttsx3Engine | None:
     if _engine is None and _engine_error is None:
         try:
             _engine = _Pyttsx3Engine()
-        except Exception as exc:  # noqa: BLE001 - any failure means: use the CLI
+        except Exception as exc:  # any failure means: use the CLI
             _engine_error = f"{type(exc).__name__}: {exc}"
     return _engine
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import sys
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from common.rasa_client import RasaClient, parse_replies
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the trained model and the real Rasa servers are marked `rasa`
+    (`make test-fast` runs the others: `pytest -m "not rasa"`)."""
+    for item in items:
+        if "services" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.rasa)
 
 
 def free_port() -> int:
@@ -40,21 +45,17 @@ class Services:
     data_dir: Path
     env: dict[str, str]
 
+    def __post_init__(self) -> None:
+        self.client = RasaClient(self.rasa_url, timeout=60)  # the project's one Rasa client
+
     def send(self, sender: str, text: str) -> list[dict]:
-        body = json.dumps({"sender": sender, "message": text}).encode()
-        req = urllib.request.Request(
-            f"{self.rasa_url}/webhooks/rest/webhook", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read() or b"[]")
+        return self.client.send_sync(sender, text, empty_ok=True)
 
     def texts(self, sender: str, text: str) -> list[str]:
-        return [m["text"] for m in self.send(sender, text) if m.get("text")]
+        return parse_replies(self.send(sender, text))[0]
 
     def tracker(self, sender: str) -> dict:
-        url = f"{self.rasa_url}/conversations/{urllib.request.quote(sender, safe=':')}/tracker"
-        with urllib.request.urlopen(url, timeout=30) as resp:
-            return json.loads(resp.read())
+        return self.client.tracker_sync(sender)
 
 
 def trained_model() -> Path:

@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from common.config import settings_or_exit
 from common.texts import say
 from tickets import views
-from tickets.store import TicketError, TicketStore, default_store, normalise_number
+from tickets.numbers import normalise_number
+from tickets.store import TicketError, TicketStore, default_store
 
 ACTOR = "cli"
 
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None, store: TicketStore | None = None) -> int
     reply.add_argument("number")
     reply.add_argument("text", nargs="+")
     args = parser.parse_args(argv)
+    if store is None:
+        settings_or_exit()
     text, status = _run(store or default_store(), args)
     print(text)
     return status

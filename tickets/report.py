@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from common.config import settings_or_exit
 from common.logs import mask
 from common.texts import say
 from knowledge.base import area_of, load
@@ -75,7 +76,7 @@ def build_report(store: TicketStore, start: datetime, end: datetime) -> Report:
     report.decisions = {d: 0 for d in DECISIONS}
     by_id: dict[str, int] = {}
     seen_unanswered: set[str] = set()
-    for row in store.questions_between(start, end):
+    for row in store.questions.between(start, end):
         report.total += 1
         decision = row["decision"]
         report.decisions[decision] = report.decisions.get(decision, 0) + 1
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--days must be at least 1")
     from tickets.store import default_store
 
+    settings_or_exit()
     try:
         report = write_report(default_store(), args.days, args.out)
     except ReportError as exc:

@@ -1,13 +1,12 @@
-"""The ticket database: tables, and the small migration runner that creates and upgrades them.
+"""The ticket database's tables as they are now, the engine, and the time helpers.
 
 SQLite (a file in the data folder) by default; any SQLAlchemy URL, PostgreSQL included,
-through DATABASE_URL. Every schema change is a numbered step in `MIGRATIONS`; `migrate()`
-applies the missing ones in order and records each in `schema_version`.
+through DATABASE_URL. The tables are created and upgraded by tickets/migrations.py (frozen
+steps), never from these definitions; a test checks that the two agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,10 +23,10 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
-    event,
-    select,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
+
+from common.sqlite import use_wal
 
 metadata = MetaData()
 
@@ -45,13 +44,6 @@ def to_local(moment: datetime) -> datetime:
     """A stored (naive UTC) time as an aware time in Xunwu."""
     return moment.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
 
-
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", DateTime, nullable=False),
-)
 
 tickets = Table(
     "tickets",
@@ -130,49 +122,12 @@ questions = Table(
 )
 
 
-def _v1(conn: Connection) -> None:
-    """All tables of the first release."""
-    metadata.create_all(conn, checkfirst=True)
-
-
-MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
-    (1, "tickets, events, messages, outbox, staff cards, questions", _v1),
-]
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get WAL and a busy timeout for several processes."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, future=True, connect_args={"timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        use_wal(engine, foreign_keys=True)
         return engine
     return create_engine(url, future=True, pool_pre_ping=True)
-
-
-def current_version(conn: Connection) -> int:
-    if not conn.dialect.has_table(conn, "schema_version"):
-        return 0
-    return max((row[0] for row in conn.execute(select(schema_version.c.version))), default=0)
-
-
-def migrate(engine: Engine) -> int:
-    """Apply every missing migration; returns the schema version now in place."""
-    with engine.begin() as conn:
-        schema_version.create(conn, checkfirst=True)
-        have = current_version(conn)
-        for version, _title, step in MIGRATIONS:
-            if version > have:
-                step(conn)
-                conn.execute(schema_version.insert().values(version=version, applied_at=utcnow()))
-                have = version
-    return have

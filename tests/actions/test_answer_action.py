@@ -27,7 +27,7 @@ UNKNOWN_QUESTION = "我叫王小明 残疾证被村干部扣着不给 电话1381
 
 def logged(store: TicketStore) -> list[tuple[str, str, str, str]]:
     now = utcnow()
-    rows = store.questions_between(now - timedelta(hours=1), now + timedelta(seconds=1))
+    rows = store.questions.between(now - timedelta(hours=1), now + timedelta(seconds=1))
     return [(q["intent"], q["decision"], q["sources"], q["text"]) for q in rows]
 
 

@@ -12,7 +12,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
-from actions.fields import CATEGORIES, TOWNSHIPS
 from actions.help_form import (
     FORM_SLOTS,
     ActionAskConfirm,
@@ -22,6 +21,7 @@ from actions.help_form import (
     ActionSubmitHelp,
     ValidateHelpForm,
 )
+from tickets.fields import CATEGORIES, TOWNSHIPS
 from tickets.schema import outbox, ticket_events
 from tickets.store import TicketStore
 
@@ -264,7 +264,7 @@ async def test_submit_without_a_yes_stores_nothing(
     assert events == CLEARED
     assert dispatcher.messages == [expect("utter_cancelled")]
     assert store.counts() == {"new": 0, "claimed": 0, "answered": 0, "closed": 0}
-    assert store.pending_count() == 0
+    assert store.outbox.pending_count() == 0
 
 
 async def test_cancel_forgets_everything_typed(

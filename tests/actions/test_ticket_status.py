@@ -160,7 +160,7 @@ async def test_submit_note_adds_to_the_senders_open_ticket(
     ]
     assert store.messages(closed.number) == []
     assert store.messages(theirs.number) == []
-    kinds = [d["kind"] for d in store.due() if d["ticket_id"] == ticket.id]
+    kinds = [d.kind for d in store.outbox.due() if d.ticket_id == ticket.id]
     assert kinds == ["staff_card", "staff_note"]
 
 

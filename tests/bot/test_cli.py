@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from common.texts import say
-from tests.conftest import ROOT
 from tickets import cli
 from tickets.store import TicketStore, store_for
 
@@ -60,8 +59,8 @@ def test_bad_numbers(store: TicketStore, capsys: pytest.CaptureFixture[str]) -> 
 def test_as_a_command(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tickets.db'}"
     number = store_for(url).create("local-1", "李先生", "", "", "其他", "想问问").number
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "XUNWU_DATA_DIR": str(tmp_path)}
+    env = {**os.environ, "DATABASE_URL": url, "XUNWU_DATA_DIR": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, "-m", "tickets.cli", "open"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tickets.cli", "open"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and number in proc.stdout

@@ -1,30 +1,17 @@
-"""The staff group: cards, buttons, replies, commands; who may act; bad input."""
+"""The staff group: cards, buttons, replies, commands; who may act; bad input (in-process)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
 from typing import Any
 
 from common.texts import say
-from tests.bot.conftest import (
-    OTHER_STAFF,
-    OUTSIDER,
-    STAFF_CHAT,
-    STAFF_USER,
-    Bridges,
-    make_ticket,
-    new_person,
-    wait_card,
-    wait_text,
-)
-from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.bot.conftest import OTHER_STAFF, OUTSIDER, STAFF_CHAT, STAFF_USER, Harness, Start, make_ticket, new_person
+from tests.fakes.bot_api import message_update
+from tickets.lifecycle import Ticket
 from tickets.store import TicketStore
-
-
-def answered(fake: FakeTelegramAPI, query_id: str) -> dict:
-    """The answerCallbackQuery parameters for a pushed button press (waits for it)."""
-    return fake.wait_for(lambda: fake.callback_answer(query_id), what=f"the answer to callback {query_id}")
 
 
 def snapshot(store: TicketStore, number: str) -> tuple[Any, ...]:
@@ -32,144 +19,117 @@ def snapshot(store: TicketStore, number: str) -> tuple[Any, ...]:
     return ticket.state, ticket.claimed_by, [(e["action"], e["actor"]) for e in store.history(number)]
 
 
-def settled(fake: FakeTelegramAPI, store: TicketStore, number: str) -> Any:
-    """Wait until the card is out and recorded (nothing more will change by itself)."""
-    card = wait_card(fake, number)
-    fake.wait_for(lambda: any(e["action"] == "notified_staff" for e in store.history(number)), what="notified_staff")
-    return card
+async def with_card(h: Harness, **fields: Any) -> tuple[Ticket, dict]:
+    """A new ticket whose card the deliverer has sent."""
+    ticket = make_ticket(h.store, new_person(), **fields)
+    await h.deliver()
+    assert "notified_staff" in h.actions(ticket.number)
+    return ticket, h.card(ticket)
 
 
-def test_card_shows_the_ticket_with_buttons(bridges: Bridges, fake: FakeTelegramAPI, store: TicketStore) -> None:
-    bridges.in_process()
-    ticket = make_ticket(store, new_person())
-    card = settled(fake, store, ticket.number)
-    text = card.params["text"]
+async def test_card_shows_the_ticket_with_buttons(start: Start) -> None:
+    h = await start()
+    ticket, card = await with_card(h)
+    call = h.api.sent("sendMessage", STAFF_CHAT)[-1]
     for part in (ticket.number, "补贴", "长宁镇", "王阿姨", "13812345678", "护理补贴申请了三个月还没到账"):
-        assert part in text
-    assert "parse_mode" not in card.params
-    buttons = card.params["reply_markup"]["inline_keyboard"][0]
+        assert part in card["text"]
+    assert "parse_mode" not in call.params
+    buttons = call.params["reply_markup"]["inline_keyboard"][0]
     assert [(b["text"], b["callback_data"]) for b in buttons] == [
         (say("utter_word_claim"), f"claim:{ticket.number}"),
         (say("utter_word_resolve"), f"close:{ticket.number}"),
     ]
-    assert store.ticket_for_card(str(STAFF_CHAT), card.result["message_id"]).number == ticket.number
+    assert h.store.cards.ticket_for(str(STAFF_CHAT), card["message_id"]).number == ticket.number
 
 
-def test_non_staff_claim_changes_nothing(bridges: Bridges, fake: FakeTelegramAPI, store: TicketStore) -> None:
-    bridges.in_process()
-    ticket = make_ticket(store, new_person())
-    card = settled(fake, store, ticket.number)
-    before = snapshot(store, ticket.number)
-    card_id = card.result["message_id"]
+async def test_non_staff_claim_changes_nothing(start: Start) -> None:
+    h = await start()
+    ticket, card = await with_card(h)
+    before = snapshot(h.store, ticket.number)
 
-    press = fake.push_callback(STAFF_CHAT, OUTSIDER, card_id, f"claim:{ticket.number}", first_name="路人")
-    answer = answered(fake, press.callback_query_id)
-    assert answer == {"text": say("utter_staff_not_allowed"), "show_alert": True}
-    press = fake.push_callback(STAFF_CHAT, OUTSIDER, card_id, f"close:{ticket.number}")
-    assert answered(fake, press.callback_query_id)["text"] == say("utter_staff_not_allowed")
+    assert await h.press(OUTSIDER, card, f"claim:{ticket.number}", "路人") == {
+        "text": say("utter_staff_not_allowed"),
+        "show_alert": True,
+    }
+    assert (await h.press(OUTSIDER, card, f"close:{ticket.number}"))["text"] == say("utter_staff_not_allowed")
+    assert await h.staff_says(OUTSIDER, "我来回复一下", reply_to=card) == [say("utter_staff_not_allowed")]
+    assert await h.staff_says(OUTSIDER, "/open") == [say("utter_staff_not_allowed")]
+    await h.deliver()
 
-    mark = fake.mark()
-    fake.push_text(STAFF_CHAT, OUTSIDER, "我来回复一下", reply_to_message_id=card_id)
-    wait_text(fake, STAFF_CHAT, say("utter_staff_not_allowed"), since=mark)
-    fake.push_command(STAFF_CHAT, OUTSIDER, "/open")
-    fake.wait_for(
-        lambda: (
-            [c.params["text"] for c in fake.calls("sendMessage", STAFF_CHAT, since=mark)].count(
-                say("utter_staff_not_allowed")
-            )
-            == 2
-        ),
-        what="the second refusal",
+    assert snapshot(h.store, ticket.number) == before
+    assert h.store.messages(ticket.number) == []
+    assert not [c for c in h.api.calls if c.method == "editMessageText"]
+    assert h.card(ticket)["text"] == card["text"]
+
+
+async def test_two_staff_claim_at_once_one_wins(start: Start) -> None:
+    h = await start()
+    ticket, card = await with_card(h)
+    answers = await asyncio.gather(
+        h.press(STAFF_USER, card, f"claim:{ticket.number}", "李干事"),
+        h.press(OTHER_STAFF, card, f"claim:{ticket.number}", "张干事"),
     )
-
-    assert snapshot(store, ticket.number) == before
-    assert store.messages(ticket.number) == []
-    assert not fake.calls("editMessageText")
-    assert fake.message(STAFF_CHAT, card_id)["text"] == card.result["text"]
-
-
-def test_two_staff_claim_at_once_one_wins(bridges: Bridges, fake: FakeTelegramAPI, store: TicketStore) -> None:
-    bridges.in_process()
-    ticket = make_ticket(store, new_person())
-    card_id = settled(fake, store, ticket.number).result["message_id"]
-    first = fake.push_callback(STAFF_CHAT, STAFF_USER, card_id, f"claim:{ticket.number}", first_name="李干事")
-    second = fake.push_callback(STAFF_CHAT, OTHER_STAFF, card_id, f"claim:{ticket.number}", first_name="张干事")
-    answers = [answered(fake, first.callback_query_id), answered(fake, second.callback_query_id)]
-    winner = store.get(ticket.number).claimed_by_name
+    winner = h.store.get(ticket.number).claimed_by_name
     assert winner in ("李干事", "张干事")
     assert sorted(a["text"] for a in answers) == sorted(
         [say("utter_staff_claimed_ok", ticket=ticket.number), say("utter_staff_claim_lost", staff=winner)]
     )
-    assert [e["action"] for e in store.history(ticket.number)].count("claimed") == 1
-    edit = fake.wait_for_call("editMessageText", STAFF_CHAT)
+    assert h.actions(ticket.number).count("claimed") == 1
+    await h.deliver()
+    edit = next(c for c in h.api.calls if c.method == "editMessageText")
     assert winner in edit.params["text"] and say("utter_word_state_claimed") in edit.params["text"]
     assert [b["text"] for b in edit.params["reply_markup"]["inline_keyboard"][0]] == [say("utter_word_resolve")]
 
 
-def test_bad_input_at_the_staff_side(bridges: Bridges, fake: FakeTelegramAPI, store: TicketStore) -> None:
-    bridges.in_process()
-    ticket = make_ticket(store, new_person())
-    card_id = settled(fake, store, ticket.number).result["message_id"]
-    before = snapshot(store, ticket.number), store.counts(), store.pending_count()
+async def test_bad_input_at_the_staff_side(start: Start) -> None:
+    h = await start()
+    ticket, card = await with_card(h)
+    before = snapshot(h.store, ticket.number), h.store.counts(), h.store.outbox.pending_count()
 
+    stats = await h.staff_says(STAFF_USER, "/stats")
+    assert stats == [say("utter_staff_counts", new=1, claimed=0, answered=0, closed=0)]
+    stats_message = h.api.sent("sendMessage", STAFF_CHAT)[-1].result
     # a reply to a bot message that is not a card
-    mark = fake.mark()
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/stats")
-    stats = wait_text(fake, STAFF_CHAT, "求助统计", since=mark)
-    assert stats.params["text"] == say("utter_staff_counts", new=1, claimed=0, answered=0, closed=0)
-    fake.push_text(STAFF_CHAT, STAFF_USER, "这条转给谁？", reply_to_message_id=stats.result["message_id"])
-    wait_text(fake, STAFF_CHAT, say("utter_staff_reply_unknown"), since=mark)
+    assert await h.staff_says(STAFF_USER, "这条转给谁？", reply_to=stats_message) == [say("utter_staff_reply_unknown")]
     # people talking to each other in the group are left alone
-    colleague = fake.push_text(STAFF_CHAT, OTHER_STAFF, "今天谁值班？")
-    fake.push_text(STAFF_CHAT, STAFF_USER, "我值班", reply_to_message_id=colleague.message_id)
+    colleague = message_update(h.api, STAFF_CHAT, OTHER_STAFF, text="今天谁值班？")
+    await h.send(colleague)
+    assert await h.staff_says(STAFF_USER, "我值班", reply_to=colleague["message"]) == []
 
-    # /ticket with nothing, a malformed and an unknown number
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/ticket")
-    wait_text(fake, STAFF_CHAT, say("utter_staff_ticket_usage"), since=mark)
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/ticket", "DROP TABLE tickets;")
-    wait_text(fake, STAFF_CHAT, say("utter_staff_bad_number", text="DROP TABLE tickets;"), since=mark)
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/ticket", "XW-ZZZZZ")
-    wait_text(fake, STAFF_CHAT, say("utter_staff_ticket_unknown", ticket="XW-ZZZZZ"), since=mark)
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/report", "lots")
-    wait_text(fake, STAFF_CHAT, say("utter_staff_report_usage"), since=mark)
+    assert await h.staff_says(STAFF_USER, "/ticket") == [say("utter_staff_ticket_usage")]
+    assert await h.staff_says(STAFF_USER, "/ticket DROP TABLE tickets;") == [
+        say("utter_staff_bad_number", text="DROP TABLE tickets;")
+    ]
+    assert await h.staff_says(STAFF_USER, "/ticket XW-ZZZZZ") == [say("utter_staff_ticket_unknown", ticket="XW-ZZZZZ")]
+    assert await h.staff_says(STAFF_USER, "/report lots") == [say("utter_staff_report_usage")]
 
-    # callbacks with garbage data
     for data in ("claim:DROP TABLE", "xyz", "close:XW-00000", "claim:", "reopen:" + ticket.number, "claim:XW-ZZZZZ"):
-        press = fake.push_callback(STAFF_CHAT, STAFF_USER, card_id, data)
-        answer = answered(fake, press.callback_query_id)
+        answer = await h.press(STAFF_USER, card, data)
         assert answer["show_alert"] is True
         assert answer["text"] in (say("utter_staff_bad_button"), say("utter_staff_ticket_unknown", ticket="XW-ZZZZZ"))
 
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/staffhelp")
-    wait_text(fake, STAFF_CHAT, say("utter_staff_usage"), since=mark)
-    assert (snapshot(store, ticket.number), store.counts(), store.pending_count()) == before
-    assert not [
-        t for t in (c.params["text"] for c in fake.calls("sendMessage", STAFF_CHAT, since=mark)) if "我值班" in t
-    ]
+    assert await h.staff_says(STAFF_USER, "/staffhelp") == [say("utter_staff_usage")]
+    assert (snapshot(h.store, ticket.number), h.store.counts(), h.store.outbox.pending_count()) == before
 
 
-def test_open_ticket_history_reopen_and_report(bridges: Bridges, fake: FakeTelegramAPI, store: TicketStore) -> None:
-    bridges.in_process()
-    resident = new_person()
-    first = make_ticket(store, resident)
-    second = make_ticket(store, new_person(), township="", phone="", category="其他")
-    store.log_question("ask_policy", "answer", ["m1.5"], "护理补贴怎么申请")
-    store.log_question("ask_policy", "unknown", [], "电话13812345678的那个补贴")
-    settled(fake, store, first.number)
-    settled(fake, store, second.number)
-    assert say("utter_staff_missing") in wait_card(fake, second.number).params["text"]
+async def test_open_ticket_history_reopen_and_report(start: Start) -> None:
+    h = await start()
+    first, _ = await with_card(h)
+    second, second_card = await with_card(h, township="", phone="", category="其他")
+    h.store.questions.log("ask_policy", "answer", ["m1.5"], "护理补贴怎么申请")
+    h.store.questions.log("ask_policy", "unknown", [], "电话13812345678的那个补贴")
+    assert say("utter_staff_missing") in second_card["text"]
 
-    mark = fake.mark()
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/open", mention_bot=True)
-    listing = wait_text(fake, STAFF_CHAT, "未关闭的求助", since=mark).params["text"]
+    (listing,) = await h.staff_says(STAFF_USER, "/open@xunwu_test_bot")
     assert first.number in listing and second.number in listing and "（2条）" in listing
 
-    store.claim(first.number, str(STAFF_USER), "李干事")
-    store.reply(first.number, str(STAFF_USER), "李干事", "明天上午来电话")
-    store.close(first.number, str(STAFF_USER), "李干事")
-    fake.wait_for(lambda: store.pending_count() == 0, what="every outbox row delivered")
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/ticket", first.number.lower().replace("-", " "))
-    history = wait_text(fake, STAFF_CHAT, f"求助 {first.number} 的记录", since=mark).params["text"]
+    h.store.claim(first.number, str(STAFF_USER), "李干事")
+    h.store.reply(first.number, str(STAFF_USER), "李干事", "明天上午来电话")
+    h.store.close(first.number, str(STAFF_USER), "李干事")
+    await h.deliver()
+    assert h.store.outbox.pending_count() == 0
+    (history,) = await h.staff_says(STAFF_USER, "/ticket " + first.number.lower().replace("-", " "))
+    assert history.startswith(f"求助 {first.number} 的记录")
     for word in (
         "提交了求助",
         "通知了工作人员",
@@ -181,30 +141,22 @@ def test_open_ticket_history_reopen_and_report(bridges: Bridges, fake: FakeTeleg
         assert word in history, word
     assert re.search(r"\d\d-\d\d \d\d:\d\d", history)
 
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/reopen", first.number)
-    wait_text(fake, STAFF_CHAT, say("utter_staff_reopened", ticket=first.number), since=mark)
-    fake.wait_for(
-        lambda: (
-            len(
-                [
-                    c
-                    for c in fake.calls("sendMessage", STAFF_CHAT)
-                    if c.ok and c.params["text"].startswith(f"求助 {first.number}（")
-                ]
-            )
-            == 2
-        ),
-        what="a fresh card after /reopen",
-    )
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/reopen", second.number)
-    wait_text(fake, STAFF_CHAT, say("utter_staff_not_closed", ticket=second.number), since=mark)
+    assert await h.staff_says(STAFF_USER, f"/reopen {first.number}") == [
+        say("utter_staff_reopened", ticket=first.number)
+    ]
+    await h.deliver()
+    assert len([t for t in h.api.texts(STAFF_CHAT) if t.startswith(f"求助 {first.number}（")]) == 2
+    assert await h.staff_says(STAFF_USER, f"/reopen {second.number}") == [
+        say("utter_staff_not_closed", ticket=second.number)
+    ]
 
-    fake.push_command(STAFF_CHAT, STAFF_USER, "/report", "7")
-    photo = fake.wait_for_call("sendPhoto", STAFF_CHAT, timeout=30)
+    mark = h.api.mark()
+    (summary,) = await h.staff_says(STAFF_USER, "/report 7")
+    (photo,) = h.api.sent("sendPhoto", STAFF_CHAT, since=mark)
     png = photo.files["photo"]
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     width, height = struct.unpack(">II", png[16:24])
     assert width > 400 and height > 300
     assert "居民一共问了2个问题" in photo.params["caption"]
-    summary = wait_text(fake, STAFF_CHAT, "没能回答的问题", since=mark).params["text"]
+    assert "没能回答的问题" in summary
     assert "社会保障（m1）：1个" in summary and "13812345678" not in summary and "138****5678" in summary

@@ -1,23 +1,2 @@
-"""Test doubles for external services (see `telegram_api.FakeTelegramAPI`)."""
-
-from .telegram_api import (
-    ApiError,
-    Call,
-    FakeTelegramAPI,
-    Pushed,
-    PushOptions,
-    RawResponse,
-    UserOptions,
-    WebhookDelivery,
-)
-
-__all__ = [
-    "ApiError",
-    "Call",
-    "FakeTelegramAPI",
-    "PushOptions",
-    "Pushed",
-    "RawResponse",
-    "UserOptions",
-    "WebhookDelivery",
-]
+"""Test doubles for what cannot run here: Telegram's Bot API (bot_api.py in-process,
+http_api.py over HTTP) and a switchable TCP path to the real Rasa (tcp_proxy.py)."""

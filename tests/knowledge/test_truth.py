@@ -234,3 +234,14 @@ def test_the_greeting_and_help_tell_the_plan_period_from_a_source(kb: KnowledgeB
         text = domain["responses"][name][0]["text"]
         assert "2021到2025年" in text and "寻乌县" in text, name
         assert figure_problems((text,), (period,), name) == [], name
+
+
+def test_the_command_fails_when_the_fact_sheet_is_missing(tmp_path: Path) -> None:
+    """`python -m knowledge.truth` never says "ok" for checks it could not run."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XUNWU_SHARED_DIR": str(tmp_path / "no-shared")}
+    proc = subprocess.run([sys.executable, "-m", "knowledge.truth"], env=env, capture_output=True, text=True)
+    assert proc.returncode == 2 and "missing" in proc.stdout and "ok" not in proc.stdout

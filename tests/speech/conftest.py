@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # Plausible speaking time per Chinese character at the default rate (150 wpm).
 MIN_S_PER_CHAR, MAX_S_PER_CHAR = 0.1, 0.6

@@ -150,7 +150,7 @@ def test_five_concurrent_threads_get_complete_notes(
     def work(i: int) -> None:
         try:
             results[i] = asyncio.run(vn.voice_notes(texts[i]))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
@@ -249,6 +249,25 @@ def test_speak_local_plays_with_the_found_player(data_dir: Path, monkeypatch: py
     assert vn.speak_local("😀") is False
 
 
-def test_local_player_detection_does_not_raise() -> None:
-    player = vn.local_player()  # None on a machine without a sound device
-    assert player is None or player[0] in ("paplay", "aplay")
+def test_local_player_is_found_from_what_the_machine_has(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """paplay when a PulseAudio server is there, else aplay when ALSA lists a card, else None."""
+    bin_dir, runtime = tmp_path / "bin", tmp_path / "run"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("PULSE_SERVER", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert vn.local_player() is None  # no player at all
+
+    def tool(name: str) -> None:
+        (bin_dir / name).write_text("#!/bin/sh\nexit 0\n")
+        (bin_dir / name).chmod(0o755)
+
+    tool("aplay")
+    cards = Path("/proc/asound/cards")
+    has_card = cards.is_file() and any(line.strip()[:1].isdigit() for line in cards.read_text().splitlines())
+    assert vn.local_player() == (["aplay", "-q"] if has_card else None)
+    tool("paplay")  # without pactl, a PulseAudio socket in the runtime folder means a server
+    assert vn.local_player() == (["aplay", "-q"] if has_card else None)
+    (runtime / "pulse").mkdir(parents=True)
+    (runtime / "pulse" / "native").touch()
+    assert vn.local_player() == ["paplay"]

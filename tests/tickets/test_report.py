@@ -41,8 +41,8 @@ SEEDED = [
 def seeded(store: TicketStore) -> TicketStore:
     """The tickets conftest's store with the questions above (and one from long ago)."""
     for decision, sources, text in SEEDED:
-        store.log_question("ask_policy", decision, sources, text)
-    store.log_question("ask_policy", "answer", ["m3.1"], "去年问的特殊教育")
+        store.questions.log("ask_policy", decision, sources, text)
+    store.questions.log("ask_policy", "answer", ["m3.1"], "去年问的特殊教育")
     with store.engine.begin() as conn:  # one question from long ago: outside the period
         conn.execute(
             update(questions).where(questions.c.text == "去年问的特殊教育").values(at=utcnow() - timedelta(days=400))
@@ -102,7 +102,6 @@ def test_command_line_writes_json_markdown_and_chart(seeded: TicketStore, tmp_pa
     out = tmp_path / "report"
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "DATABASE_URL": str(seeded.engine.url),
         "XUNWU_DATA_DIR": str(tmp_path),
     }

@@ -13,25 +13,20 @@ import pytest
 from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tickets.fields import MAX_TEXT as MAX_DESCRIPTION
+from tickets.migrations import migrate, schema_version
+from tickets.numbers import ALPHABET, normalise_number
+from tickets.outbox import OutboxRow
 from tickets.schema import (
     make_engine,
-    migrate,
     outbox,
     questions,
-    schema_version,
     ticket_events,
     ticket_messages,
     utcnow,
 )
 from tickets.schema import tickets as tickets_table
-from tickets.store import (
-    ALPHABET,
-    MAX_DESCRIPTION,
-    Ticket,
-    TicketError,
-    TicketStore,
-    normalise_number,
-)
+from tickets.store import Ticket, TicketError, TicketStore
 
 NUMBER_RE = re.compile(r"XW-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{5}")
 Rows = Callable[..., list[Any]]
@@ -104,7 +99,7 @@ def test_create_stores_the_fields_an_event_and_a_staff_card(store: TicketStore, 
 
     cards = rows(outbox)
     assert [(o.kind, o.ticket_id, o.attempts, o.delivered_at) for o in cards] == [("staff_card", ticket.id, 0, None)]
-    assert store.due() == [{**cards[0]._mapping, "payload": {}}]
+    assert store.outbox.due() == [OutboxRow.from_row(cards[0])] and store.outbox.due()[0].payload == {}
 
 
 def test_numbers_are_distinct(new_ticket: NewTicket) -> None:
@@ -249,7 +244,7 @@ def test_concurrent_claims_have_exactly_one_winner(
         start.wait()
         try:
             results[i] = stores[i].claim(ticket.number, f"staff-{i}", f"干事{i}")
-        except Exception as exc:  # noqa: BLE001 - a database error is a failure of this test
+        except Exception as exc:  # a database error is a failure of this test
             results[i] = exc
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(staff)]
@@ -324,30 +319,30 @@ def test_add_resident_message_refuses_a_closed_ticket(store: TicketStore, rows: 
 
 def test_delivered_rows_are_no_longer_due(store: TicketStore, rows: Rows, new_ticket: NewTicket) -> None:
     first, second = new_ticket(), new_ticket()
-    due = store.due()
-    assert [(d["kind"], d["ticket_id"]) for d in due] == [("staff_card", first.id), ("staff_card", second.id)]
-    assert store.pending_count() == 2
+    due = store.outbox.due()
+    assert [(d.kind, d.ticket_id) for d in due] == [("staff_card", first.id), ("staff_card", second.id)]
+    assert store.outbox.pending_count() == 2
 
-    store.delivered(due[0]["id"], first.id, "card_sent")
-    assert [d["id"] for d in store.due()] == [due[1]["id"]]
-    assert store.pending_count() == 1
-    assert rows(outbox, id=due[0]["id"])[0].delivered_at is not None
+    store.outbox.delivered(due[0].id, first.id, "card_sent")
+    assert [d.id for d in store.outbox.due()] == [due[1].id]
+    assert store.outbox.pending_count() == 1
+    assert rows(outbox, id=due[0].id)[0].delivered_at is not None
     assert [(e.actor, e.action) for e in rows(ticket_events, ticket_id=first.id)] == [
         ("100200301", "created"),
         ("system", "card_sent"),
     ]
-    assert store.due(limit=0) == []
+    assert store.outbox.due(limit=0) == []
 
 
 def test_failed_delivery_backs_off_exponentially_up_to_the_cap(
     store: TicketStore, rows: Rows, new_ticket: NewTicket
 ) -> None:
     new_ticket()
-    row_id = store.due()[0]["id"]
+    row_id = store.outbox.due()[0].id
     previous = rows(outbox, id=row_id)[0].next_attempt_at
     for attempt, delay in enumerate([2, 4, 8, 16, 30, 30, 30], start=1):
         before = utcnow()
-        store.failed(row_id, f"telegram timeout {attempt}", max_delay=30)
+        store.outbox.failed(row_id, f"telegram timeout {attempt}", max_delay=30)
         after = utcnow()
         row = rows(outbox, id=row_id)[0]
         assert row.attempts == attempt
@@ -355,17 +350,17 @@ def test_failed_delivery_backs_off_exponentially_up_to_the_cap(
         assert before + timedelta(seconds=delay) <= row.next_attempt_at <= after + timedelta(seconds=delay)
         assert row.next_attempt_at >= previous
         previous = row.next_attempt_at
-        assert store.due() == []
-        assert store.pending_count() == 1
+        assert store.outbox.due() == []
+        assert store.outbox.pending_count() == 1
 
 
 def test_failed_delivery_default_cap_and_error_length(store: TicketStore, rows: Rows, new_ticket: NewTicket) -> None:
     new_ticket()
-    row_id = store.due()[0]["id"]
+    row_id = store.outbox.due()[0].id
     for _ in range(20):
-        store.failed(row_id, "x" * 2000)
+        store.outbox.failed(row_id, "x" * 2000)
     before = utcnow()
-    store.failed(row_id, "x" * 2000)
+    store.outbox.failed(row_id, "x" * 2000)
     row = rows(outbox, id=row_id)[0]
     assert row.attempts == 21
     assert len(row.last_error) == 500
@@ -376,22 +371,22 @@ def test_failed_delivery_default_cap_and_error_length(store: TicketStore, rows: 
 def test_outbox_rows_survive_a_restart(db_url: str, store: TicketStore, new_ticket: NewTicket) -> None:
     ticket = new_ticket()
     store.claim(ticket.number, "staff-7", "李干事")
-    card_id = store.due()[0]["id"]
-    store.failed(card_id, "network down")
-    pending = store.due()
+    card_id = store.outbox.due()[0].id
+    store.outbox.failed(card_id, "network down")
+    pending = store.outbox.due()
     store.engine.dispose()
 
     restarted = TicketStore(make_engine(db_url))
     try:
-        assert restarted.due() == pending
-        assert [d["kind"] for d in pending] == ["staff_card_update"]
-        assert restarted.pending_count() == 2
+        assert restarted.outbox.due() == pending
+        assert [d.kind for d in pending] == ["staff_card_update"]
+        assert restarted.outbox.pending_count() == 2
         # Once its back-off has passed, the failed card is due again, with its attempts kept.
         with restarted.engine.begin() as conn:
             conn.execute(update(outbox).where(outbox.c.id == card_id).values(next_attempt_at=utcnow()))
-        again = {d["id"]: d for d in restarted.due()}
-        assert again[card_id]["attempts"] == 1
-        assert again[card_id]["last_error"] == "network down"
+        again = {d.id: d for d in restarted.outbox.due()}
+        assert again[card_id].attempts == 1
+        assert again[card_id].last_error == "network down"
         assert restarted.get(ticket.number).state == "claimed"
     finally:
         restarted.engine.dispose()
@@ -467,12 +462,12 @@ def test_counts_and_open_tickets(store: TicketStore, new_ticket: NewTicket) -> N
 
 def test_staff_cards_map_telegram_messages_to_tickets(store: TicketStore, new_ticket: NewTicket) -> None:
     ticket = new_ticket()
-    store.remember_card("-100123", 41, ticket.id)
-    store.remember_card("-100123", 41, ticket.id)  # remembering twice is harmless
-    store.remember_card("555", 7, ticket.id)
-    assert store.ticket_for_card("-100123", 41) == ticket
-    assert store.ticket_for_card("-100123", 42) is None
-    assert sorted(store.cards_for(ticket.id)) == [("-100123", 41), ("555", 7)]
+    store.cards.remember("-100123", 41, ticket.id)
+    store.cards.remember("-100123", 41, ticket.id)  # remembering twice is harmless
+    store.cards.remember("555", 7, ticket.id)
+    assert store.cards.ticket_for("-100123", 41) == ticket
+    assert store.cards.ticket_for("-100123", 42) is None
+    assert sorted(store.cards.of_ticket(ticket.id)) == [("-100123", 41), ("555", 7)]
 
 
 # -- questions ------------------------------------------------------------------------------------
@@ -480,11 +475,11 @@ def test_staff_cards_map_telegram_messages_to_tickets(store: TicketStore, new_ti
 
 def test_log_question_and_questions_between(store: TicketStore, rows: Rows) -> None:
     start = utcnow()
-    store.log_question("ask_policy", "answer", ["m1.5"], "护理补贴一个月多少钱")
-    store.log_question("ask_policy", "clarify", ["m1.5", "m7.2"], "残疾证" * 200)
+    store.questions.log("ask_policy", "answer", ["m1.5"], "护理补贴一个月多少钱")
+    store.questions.log("ask_policy", "clarify", ["m1.5", "m7.2"], "残疾证" * 200)
     end = utcnow() + timedelta(microseconds=1)
 
-    got = store.questions_between(start, end)
+    got = store.questions.between(start, end)
     assert [(q["intent"], q["decision"], q["sources"]) for q in got] == [
         ("ask_policy", "answer", "m1.5"),
         ("ask_policy", "clarify", "m1.5,m7.2"),
@@ -494,9 +489,9 @@ def test_log_question_and_questions_between(store: TicketStore, rows: Rows) -> N
     assert all(start <= q["at"] < end for q in got)
 
     first_at: datetime = got[0]["at"]
-    assert store.questions_between(start - timedelta(days=1), start) == []
-    assert [q["id"] for q in store.questions_between(start, first_at)] == []  # the end is exclusive
-    assert [q["id"] for q in store.questions_between(first_at, end)] == [q["id"] for q in got]
+    assert store.questions.between(start - timedelta(days=1), start) == []
+    assert [q["id"] for q in store.questions.between(start, first_at)] == []  # the end is exclusive
+    assert [q["id"] for q in store.questions.between(first_at, end)] == [q["id"] for q in got]
     assert len(rows(questions)) == 2
 
 

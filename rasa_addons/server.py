@@ -1,4 +1,7 @@
-"""The Rasa server process: `python -m launcher.rasa_server run …` is `rasa run …` with two fixes.
+"""The Rasa server process: `python -m rasa_addons.server run …` is `rasa run …` with two fixes.
+
+It first checks the configuration (a bad variable stops it, naming the variable) and sets
+ACTION_ENDPOINT_URL, which endpoints.yml reads, from XUNWU_HOST and ACTIONS_PORT.
 
 Both were found by profiling (BENCHMARKS.md) and both keep Rasa's behaviour otherwise.
 
@@ -20,6 +23,7 @@ Both were found by profiling (BENCHMARKS.md) and both keep Rasa's behaviour othe
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -31,6 +35,8 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+from common.config import settings_or_exit
 
 RECENT_TURNS = 10  # user turns of events the action server receives
 RASA_VALIDATE = RemoteAction._validate_action_result  # Rasa's own methods, kept for uninstall()
@@ -94,9 +100,10 @@ def uninstall() -> None:
 
 
 def main() -> None:
-    """Run Rasa's command line (`rasa run …`) with the fix installed."""
+    """Run Rasa's command line (`rasa run …`) with the fixes installed."""
     from rasa.__main__ import main as rasa_main
 
+    os.environ.setdefault("ACTION_ENDPOINT_URL", settings_or_exit().actions_url)
     install()
     sys.argv = ["rasa", *sys.argv[1:]]
     rasa_main()

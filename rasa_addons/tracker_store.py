@@ -1,5 +1,9 @@
 """Rasa's SQL tracker store, made cheaper per turn (endpoints.yml names it).
 
+- The SQLite file is `<XUNWU_DATA_DIR>/tracker.db`, from the configuration (common/config.py),
+  so endpoints.yml needs no path. A `db` that still holds an unexpanded `${…}` is refused
+  with one clear error instead of creating a file named after a variable.
+
 - SQLite runs in WAL mode with synchronous=NORMAL: a commit in the default journal mode
   waits for the disk (1–18 ms measured here) and blocks Rasa's event loop.
 - The trackers of recent conversations stay in memory between turns. Rasa re-read every
@@ -13,31 +17,45 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import event
+from rasa.shared.exceptions import RasaException
+
+from common.config import settings
+from common.sqlite import use_wal
 
 CACHED_TRACKERS = 512
+TRACKER_DB = "tracker.db"
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+def tracker_db(given: str | None = None) -> str:
+    """The tracker database: `given` (a path from endpoints.yml), else `<data_dir>/tracker.db`."""
+    if given and "$" in given:
+        raise RasaException(
+            f"tracker store: db is {given!r}, an environment variable that was not set. Start Rasa with "
+            "`make run` / `make serve` (or `python -m rasa_addons.server run …`), or leave `db` out of "
+            "endpoints.yml: the path then comes from XUNWU_DATA_DIR."
+        )
+    if given:
+        return given
+    path = Path(settings().data_dir) / TRACKER_DB
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 class WALTrackerStore(SQLTrackerStore):
     """SQLTrackerStore with SQLite in WAL mode and recent trackers kept in memory."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("dialect", "sqlite") == "sqlite" and not kwargs.get("host"):
+            kwargs["db"] = tracker_db(kwargs.get("db"))
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            use_wal(self.engine, synchronous="NORMAL")
             self.engine.dispose()  # connections made during set-up are replaced
         # sender id → (tracker, number of its events at the moment it was saved)
         self._recent: OrderedDict[str, tuple[DialogueStateTracker, int]] = OrderedDict()

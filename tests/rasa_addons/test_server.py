@@ -1,4 +1,4 @@
-"""launcher/rasa_server.py: the compiled validator accepts and rejects exactly what Rasa's own does;
+"""rasa_addons/server.py: the compiled validator accepts and rejects exactly what Rasa's own does;
 the action server's request differs from Rasa's only by leaving out events older than the recent turns."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa_sdk import Tracker
 
 from common.config import ROOT
-from launcher import rasa_server
+from rasa_addons import server as rasa_server
 
 VALID: list[dict[str, Any]] = [
     {},

@@ -1,9 +1,10 @@
-"""Parsing and checking what residents type into the help-request form."""
+"""What a ticket holds, and how a resident's typed answers become its fields (the help form)."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from common.choices import digit_choice, fold
 
 # The county's 7 镇 and 8 乡 (寻乌县), in the order the form lists them.
 TOWNSHIPS = (
@@ -69,39 +70,9 @@ CATEGORIES = (
     "其他",
 )
 NAME_MAX = 20
-
-
-def fold(text: str) -> str:
-    """Full-width to half-width, trimmed (for digits typed on Chinese keyboards)."""
-    return unicodedata.normalize("NFKC", text or "").strip()
-
-
-_CN_DIGITS = {
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
-
-
-def digit_choice(text: str) -> int | None:
-    """`3`, `３`, `选3`, `第三个`, `3号` → 3; None when the text is not a bare choice."""
-    t = fold(text)
-    m = re.fullmatch(r"(?:我?选|第)?\s*(\d{1,2})\s*(?:个|号|项)?", t)
-    if m:
-        return int(m.group(1))
-    m = re.fullmatch(r"(?:我?选)?第?([一二两三四五六七八九十])(?:个|号|项)?", t)
-    if m:
-        return _CN_DIGITS[m.group(1)]
-    return None
+# The longest text kept for a ticket (description, note, a staff reply's error): the form,
+# the store and the bridge cut at the same place.
+MAX_TEXT = 500
 
 
 def parse_phone(text: str) -> str | None:
@@ -150,8 +121,3 @@ def parse_name(text: str) -> str | None:
     if not any(ch.isalpha() for ch in t):
         return None
     return t
-
-
-def numbered(options: tuple[str, ...] | list[str]) -> str:
-    """`1 长宁镇` lines for a numbered choice."""
-    return "\n".join(f"{i} {o}" for i, o in enumerate(options, 1))

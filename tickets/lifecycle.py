@@ -1,0 +1,298 @@
+"""A ticket's life: create, claim, answer, close, reopen — each change with its audit event.
+
+States: new → claimed → answered → closed, and closed → reopened (= new again). Every change
+writes a `ticket_events` row (who, when, what) in the same transaction, and every message
+to staff or resident is an `outbox` row in that transaction too, so nothing is promised
+that is not stored. Concurrent claims: one conditional UPDATE, so exactly one wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from tickets.audit import record
+from tickets.fields import MAX_TEXT
+from tickets.numbers import new_number
+from tickets.outbox import OutboxKind, enqueue
+from tickets.schema import ticket_events, ticket_messages, tickets, utcnow
+
+STATES = ("new", "claimed", "answered", "closed")
+
+
+class TicketError(Exception):
+    """An operation that is not allowed (unknown ticket, wrong state)."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    number: str
+    sender_id: str
+    contact_name: str
+    phone: str
+    township: str
+    category: str
+    description: str
+    state: str
+    claimed_by: str | None
+    claimed_by_name: str | None
+    audio_file: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Ticket:
+        m = row._mapping
+        return cls(**{k: m[k] for k in cls.__dataclass_fields__})
+
+
+def _change_if(conn: Connection, ticket_id: int, condition: Any, **values: Any) -> bool:
+    """One conditional UPDATE of a ticket; True when this caller changed it (of concurrent
+    callers exactly one wins: the database applies the condition and the change at once)."""
+    result = conn.execute(
+        update(tickets).where(and_(tickets.c.id == ticket_id, condition)).values(updated_at=utcnow(), **values)
+    )
+    return result.rowcount == 1
+
+
+class Lifecycle:
+    """The ticket operations over one database (tickets.store.TicketStore adds the rest).
+
+    A submit can later carry an idempotency key: `create` is the one place a ticket is
+    inserted, in one transaction with its event and its card.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _get(self, conn: Connection, number: str) -> Ticket:
+        row = conn.execute(select(tickets).where(tickets.c.number == number)).first()
+        if row is None:
+            raise TicketError(f"no ticket {number}")
+        return Ticket.from_row(row)
+
+    # -- residents ---------------------------------------------------------------------------
+    def create(
+        self,
+        sender_id: str,
+        contact_name: str,
+        phone: str,
+        township: str,
+        category: str,
+        description: str,
+        audio_file: str | None = None,
+    ) -> Ticket:
+        """Store a new ticket and queue its card for staff, in one transaction."""
+        now = utcnow()
+        for _ in range(10):
+            number = new_number()
+            try:
+                with self.engine.begin() as conn:
+                    result = conn.execute(
+                        insert(tickets).values(
+                            number=number,
+                            sender_id=sender_id,
+                            contact_name=contact_name,
+                            phone=phone,
+                            township=township,
+                            category=category,
+                            description=description[:MAX_TEXT],
+                            state="new",
+                            audio_file=audio_file,
+                            created_at=now,
+                            updated_at=now,
+                            last_notified_at=now,
+                        )
+                    )
+                    tid = result.inserted_primary_key[0]
+                    record(conn, tid, sender_id, "created", category=category, township=township)
+                    enqueue(conn, OutboxKind.STAFF_CARD, tid)
+                    return self._get(conn, number)
+            except IntegrityError:
+                if not self._number_taken(number):
+                    raise
+                continue  # the random number was taken: draw again
+        raise TicketError("could not allocate a ticket number")
+
+    def _number_taken(self, number: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(tickets.c.id).where(tickets.c.number == number)).first() is not None
+
+    def for_sender(self, sender_id: str, limit: int = 5) -> list[Ticket]:
+        """The sender's own most recent tickets (a resident sees only these)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tickets)
+                .where(tickets.c.sender_id == sender_id)
+                .order_by(tickets.c.created_at.desc(), tickets.c.id.desc())
+                .limit(limit)
+            )
+            return [Ticket.from_row(r) for r in rows]
+
+    def find_for_sender(self, number: str, sender_id: str) -> Ticket | None:
+        """The ticket `number` if it belongs to `sender_id`, else None (never reveals others)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(tickets).where(and_(tickets.c.number == number, tickets.c.sender_id == sender_id))
+            ).first()
+            return Ticket.from_row(row) if row else None
+
+    def add_resident_message(self, number: str, sender_id: str, text: str) -> Ticket:
+        """A resident adds to their own open ticket; staff are told."""
+        with self.engine.begin() as conn:
+            ticket = self._get(conn, number)
+            if ticket.sender_id != sender_id:
+                raise TicketError("not the sender's ticket")
+            if ticket.state == "closed":
+                raise TicketError("ticket is closed")
+            conn.execute(
+                insert(ticket_messages).values(
+                    ticket_id=ticket.id, at=utcnow(), author=sender_id, from_staff=False, text=text
+                )
+            )
+            record(conn, ticket.id, sender_id, "resident_note")
+            enqueue(conn, OutboxKind.STAFF_NOTE, ticket.id, text=text)
+            return ticket
+
+    # -- staff ----------------------------------------------------------------------------
+    def get(self, number: str) -> Ticket:
+        with self.engine.connect() as conn:
+            return self._get(conn, number)
+
+    def get_by_id(self, ticket_id: int) -> Ticket:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+            if row is None:
+                raise TicketError(f"no ticket id {ticket_id}")
+            return Ticket.from_row(row)
+
+    def claim(self, number: str, staff_id: str, staff_name: str) -> bool:
+        """Claim a new ticket; True for the one caller that wins."""
+        with self.engine.begin() as conn:
+            ticket = self._get(conn, number)
+            won = _change_if(
+                conn,
+                ticket.id,
+                tickets.c.state == "new",
+                state="claimed",
+                claimed_by=staff_id,
+                claimed_by_name=staff_name,
+            )
+            if won:
+                record(conn, ticket.id, staff_id, "claimed", name=staff_name)
+                enqueue(conn, OutboxKind.STAFF_CARD_UPDATE, ticket.id)
+            return won
+
+    def reply(self, number: str, staff_id: str, staff_name: str, text: str) -> Ticket:
+        """A staff reply: recorded, queued for the resident; claims the ticket if new."""
+        with self.engine.begin() as conn:
+            ticket = self._get(conn, number)
+            if ticket.state == "closed":
+                raise TicketError("ticket is closed")
+            now = utcnow()
+            values: dict[str, Any] = {"state": "answered", "updated_at": now}
+            if not ticket.claimed_by:
+                values |= {"claimed_by": staff_id, "claimed_by_name": staff_name}
+            conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(**values))
+            conn.execute(
+                insert(ticket_messages).values(ticket_id=ticket.id, at=now, author=staff_id, from_staff=True, text=text)
+            )
+            record(conn, ticket.id, staff_id, "replied", name=staff_name)
+            enqueue(conn, OutboxKind.RESIDENT_MESSAGE, ticket.id, text=text)
+            enqueue(conn, OutboxKind.STAFF_CARD_UPDATE, ticket.id)
+            return self._get(conn, number)
+
+    def close(self, number: str, staff_id: str, staff_name: str) -> bool:
+        """Close (已解决); False when it was already closed."""
+        with self.engine.begin() as conn:
+            ticket = self._get(conn, number)
+            done = _change_if(
+                conn,
+                ticket.id,
+                tickets.c.state != "closed",
+                state="closed",
+                claimed_by=ticket.claimed_by or staff_id,
+                claimed_by_name=ticket.claimed_by_name or staff_name,
+            )
+            if done:
+                record(conn, ticket.id, staff_id, "closed", name=staff_name)
+                enqueue(conn, OutboxKind.RESIDENT_CLOSED, ticket.id)
+                enqueue(conn, OutboxKind.STAFF_CARD_UPDATE, ticket.id)
+            return done
+
+    def reopen(self, number: str, actor: str) -> bool:
+        """Reopen a closed ticket (back to new, unclaimed)."""
+        with self.engine.begin() as conn:
+            ticket = self._get(conn, number)
+            done = _change_if(
+                conn,
+                ticket.id,
+                tickets.c.state == "closed",
+                state="new",
+                claimed_by=None,
+                claimed_by_name=None,
+                last_notified_at=utcnow(),
+            )
+            if done:
+                record(conn, ticket.id, actor, "reopened")
+                enqueue(conn, OutboxKind.STAFF_CARD, ticket.id)
+            return done
+
+    def open_tickets(self, limit: int = 30) -> list[Ticket]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tickets).where(tickets.c.state != "closed").order_by(tickets.c.id).limit(limit))
+            return [Ticket.from_row(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tickets.c.state, func.count()).group_by(tickets.c.state))
+            found = {state: n for state, n in rows}
+        return {state: found.get(state, 0) for state in STATES}
+
+    def history(self, number: str) -> list[dict[str, Any]]:
+        """The audit trail and messages of a ticket, oldest first."""
+        with self.engine.connect() as conn:
+            ticket = self._get(conn, number)
+            events = conn.execute(
+                select(ticket_events).where(ticket_events.c.ticket_id == ticket.id).order_by(ticket_events.c.id)
+            )
+            out = [dict(r._mapping) for r in events]
+            messages = conn.execute(
+                select(ticket_messages).where(ticket_messages.c.ticket_id == ticket.id).order_by(ticket_messages.c.id)
+            )
+            texts = [dict(r._mapping) for r in messages]
+        return sorted(out + [{**m, "action": "message"} for m in texts], key=lambda r: (r["at"], r["id"]))
+
+    def messages(self, number: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            ticket = self._get(conn, number)
+            rows = conn.execute(
+                select(ticket_messages).where(ticket_messages.c.ticket_id == ticket.id).order_by(ticket_messages.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    def renotify_due(self, minutes: int) -> list[Ticket]:
+        """New tickets nobody claimed for `minutes`: queue a reminder for staff."""
+        cutoff = utcnow() - timedelta(minutes=minutes)
+        out = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(tickets).where(
+                    and_(
+                        tickets.c.state == "new",
+                        or_(tickets.c.last_notified_at.is_(None), tickets.c.last_notified_at <= cutoff),
+                    )
+                )
+            ).all()
+            for row in rows:
+                ticket = Ticket.from_row(row)
+                conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(last_notified_at=utcnow()))
+                enqueue(conn, OutboxKind.STAFF_RENOTIFY, ticket.id, minutes=minutes)
+                out.append(ticket)
+        return out

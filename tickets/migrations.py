@@ -1,0 +1,108 @@
+"""The ticket database's migrations: numbered steps, each frozen as it was released.
+
+A step never reads the current tables of schema.py (they change; a released step must
+not), so a fresh database is built by running every step in order, exactly as an old one
+was upgraded. To change the schema: change schema.py, append a step here (e.g.
+`ALTER TABLE tickets ADD COLUMN …`), and tests/tickets/test_migrations.py checks that
+the steps and schema.py agree. `migrate()` applies the missing steps in one transaction
+and records each in `schema_version`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from tickets.schema import utcnow
+
+_versions = MetaData()
+schema_version = Table(
+    "schema_version",
+    _versions,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime, nullable=False),
+)
+
+# Version 1 (the first release), as written then. {id} is the dialect's auto-increment key.
+V1 = """
+CREATE TABLE tickets (
+    id {id}, number VARCHAR(16) NOT NULL UNIQUE, sender_id VARCHAR(128) NOT NULL,
+    contact_name VARCHAR(64) NOT NULL, phone VARCHAR(32) NOT NULL, township VARCHAR(16) NOT NULL,
+    category VARCHAR(32) NOT NULL, description TEXT NOT NULL, state VARCHAR(16) NOT NULL,
+    claimed_by VARCHAR(64), claimed_by_name VARCHAR(128), audio_file VARCHAR(256),
+    created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, last_notified_at TIMESTAMP
+);
+CREATE INDEX ix_tickets_sender_id ON tickets (sender_id);
+CREATE TABLE ticket_events (
+    id {id}, ticket_id INTEGER NOT NULL REFERENCES tickets (id), at TIMESTAMP NOT NULL,
+    actor VARCHAR(128) NOT NULL, action VARCHAR(32) NOT NULL, detail TEXT NOT NULL
+);
+CREATE INDEX ix_ticket_events_ticket_id ON ticket_events (ticket_id);
+CREATE TABLE ticket_messages (
+    id {id}, ticket_id INTEGER NOT NULL REFERENCES tickets (id), at TIMESTAMP NOT NULL,
+    author VARCHAR(128) NOT NULL, from_staff BOOLEAN NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX ix_ticket_messages_ticket_id ON ticket_messages (ticket_id);
+CREATE TABLE outbox (
+    id {id}, kind VARCHAR(32) NOT NULL, ticket_id INTEGER REFERENCES tickets (id),
+    payload TEXT NOT NULL, created_at TIMESTAMP NOT NULL, attempts INTEGER NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL, delivered_at TIMESTAMP, last_error TEXT
+);
+CREATE INDEX ix_outbox_due ON outbox (delivered_at, next_attempt_at);
+CREATE TABLE staff_cards (
+    chat_id VARCHAR(32) NOT NULL, message_id INTEGER NOT NULL,
+    ticket_id INTEGER NOT NULL REFERENCES tickets (id), PRIMARY KEY (chat_id, message_id)
+);
+CREATE INDEX ix_staff_cards_ticket_id ON staff_cards (ticket_id);
+CREATE TABLE questions (
+    id {id}, at TIMESTAMP NOT NULL, intent VARCHAR(32) NOT NULL, decision VARCHAR(16) NOT NULL,
+    sources VARCHAR(256) NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX ix_questions_at ON questions (at);
+"""
+
+_AUTO_ID = {"postgresql": "SERIAL PRIMARY KEY"}
+
+
+def _sql(script: str) -> Callable[[Connection], None]:
+    """A step that runs `script` (statements separated by ";")."""
+
+    def step(conn: Connection) -> None:
+        auto_id = _AUTO_ID.get(conn.dialect.name, "INTEGER NOT NULL PRIMARY KEY")
+        for statement in script.format(id=auto_id).split(";"):
+            if statement.strip():
+                conn.execute(text(statement))
+
+    return step
+
+
+def _v1(conn: Connection) -> None:
+    """All tables of the first release; a database made by that release's create_all has them already."""
+    if not conn.dialect.has_table(conn, "tickets"):
+        _sql(V1)(conn)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "tickets, events, messages, outbox, staff cards, questions", _v1),
+]
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "schema_version"):
+        return 0
+    return max((row[0] for row in conn.execute(select(schema_version.c.version))), default=0)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply every missing step; returns the schema version now in place."""
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+        have = current_version(conn)
+        for version, _title, step in MIGRATIONS:
+            if version > have:
+                step(conn)
+                conn.execute(schema_version.insert().values(version=version, applied_at=utcnow()))
+                have = version
+    return have
