@@ -165,3 +165,19 @@ class ActionAnswer(Action):
             return [SlotSet("answer_sources", []), SlotSet("pending", None)]
         dispatcher.utter_message(response="utter_choice_expired")
         return [SlotSet("answer_sources", []), SlotSet("pending", None)]
+
+
+class ActionSources(Action):
+    """ "来源是哪里": every source of the entry just answered, with its address."""
+
+    def name(self) -> str:
+        return "action_sources"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        entry = load().by_key.get(tracker.get_slot("topic") or "")
+        if entry is None:
+            dispatcher.utter_message(response="utter_sources_none")
+            return [SlotSet("answer_sources", [])]
+        lines = [f"{i} {s.cite}" + (f"\n{s.url}" if s.url else "") for i, s in enumerate(entry.sources, 1)]
+        dispatcher.utter_message(response="utter_sources", sources="\n".join(lines))
+        return [SlotSet("answer_sources", [entry.id])]

@@ -68,10 +68,28 @@ class ActionStartNote(Action):
         return "action_start_note"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        pending = tracker.get_slot("pending") or {}
+        if pending.get("type") == "urgent_details":  # where they are, a phone…: straight onto the urgent ticket
+            return _add_urgent_details(dispatcher, tracker, str(pending.get("ticket") or ""))
         if _open_ticket(tracker.sender_id) is None:
             dispatcher.utter_message(response="utter_note_no_ticket")
             return [SlotSet("answer_sources", [])]
         return [SlotSet("note", None), SlotSet("answer_sources", []), FollowupAction("note_form")]
+
+
+def _add_urgent_details(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> list[EventType]:
+    """What a resident says right after the urgent reply goes onto the urgent ticket."""
+    from tickets.store import default_store
+
+    text = " ".join((tracker.latest_message.get("text") or "").split())[:MAX_TEXT]
+    events: list[EventType] = [SlotSet("answer_sources", []), SlotSet("pending", None)]
+    ticket = default_store().find_for_sender(number, tracker.sender_id) if number else None
+    if ticket is None or ticket.state == "closed" or not text:
+        dispatcher.utter_message(response="utter_urgent_details_lost")
+        return events
+    default_store().add_resident_message(ticket.number, tracker.sender_id, text)
+    dispatcher.utter_message(response="utter_urgent_details_added", ticket=ticket.number)
+    return events
 
 
 class ActionSubmitNote(Action):

@@ -368,7 +368,8 @@ def run_form(running: Running, sender: str, spec: dict, first: Turn) -> tuple[bo
         elif fieldname in slips:
             text = slips.pop(fieldname)
         else:
-            text = str(persona.get(fieldname) or "") or {"what": "对 就是这样", "phone": "没有电话"}.get(fieldname, "好")
+            fallback = {"what": "对 就是这样", "phone": "没有电话"}.get(fieldname, "好")
+            text = str(persona.get(fieldname) or "") or fallback
         turn = send(running, sender, text)
         log.append({**turn.as_dict(), "asked": slot})
     ticket = ticket_of(running, sender)
@@ -479,23 +480,23 @@ def markdown(result: dict) -> str:
     single = result.get("single")
     if single:
         p = single["policy"]["all"]
+        dash = " – |" * len(single.get("peers", {}))
         lines += [
             f"Single messages: {single['n']} ({single['file']}); policy questions: {p['n']}.",
             "",
             "| figure | full system |" + "".join(f" {k} |" for k in single.get("peers", {})),
             "|---|---|" + "---|" * len(single.get("peers", {})),
-            f"| policy answered directly with the right entry | **{p['direct']}** |" + " – |" * len(single.get("peers", {})),
-            f"| policy met with numbered options | {p['menu']} |" + " – |" * len(single.get("peers", {})),
-            f"| … options that hold the right entry | {p['menu_right']} |" + " – |" * len(single.get("peers", {})),
+            f"| policy answered directly with the right entry | **{p['direct']}** |" + dash,
+            f"| policy met with numbered options | {p['menu']} |" + dash,
+            f"| … options that hold the right entry | {p['menu_right']} |" + dash,
             f"| right entry first | **{p['first']}** |"
             + "".join(f" {v['policy_first']} |" for v in single.get("peers", {}).values()),
-            f"| confident answer with the wrong entry | {p['wrong']} |" + " – |" * len(single.get("peers", {})),
+            f"| confident answer with the wrong entry | {p['wrong']} |" + dash,
         ]
         for diff in ("easy", "medium", "hard"):
             d = single["policy"].get(f"difficulty {diff}")
             if d:
-                lines.append(f"| right entry first, {diff} (n={d['n']}) | {d['first']} (direct {d['direct']}) |"
-                             + " – |" * len(single.get("peers", {})))
+                lines.append(f"| right entry first, {diff} (n={d['n']}) | {d['first']} (direct {d['direct']}) |" + dash)
         for label, f in single["intents"].items():
             if label == "policy":
                 continue
@@ -521,7 +522,7 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", dest="sets", action="append", help="set name(s) under bench/eval/2026-12 (default: all)")
+    parser.add_argument("--set", dest="sets", action="append", help="set names under bench/eval/2026-12 (default: all)")
     parser.add_argument("--no-peers", action="store_true", help="skip the two plain peers")
     parser.add_argument("--out", type=Path, help="also write the full result (with every miss) to this JSON file")
     args = parser.parse_args(argv)

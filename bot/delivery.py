@@ -115,11 +115,12 @@ class Deliverer:
 
     async def _maybe_renotify(self) -> None:
         minutes = self.cfg.renotify_minutes
+        urgent = self.cfg.urgent_renotify_minutes
         now = asyncio.get_running_loop().time()
         if minutes <= 0 or self.cfg.staff_chat_id is None or now < self._next_renotify:
             return
-        self._next_renotify = now + min(RENOTIFY_CHECK_SECONDS, minutes * 60.0)
-        due = await asyncio.to_thread(self.store.renotify_due, minutes)
+        self._next_renotify = now + min(RENOTIFY_CHECK_SECONDS, min(minutes, urgent) * 60.0)
+        due = await asyncio.to_thread(self.store.renotify_due, minutes, urgent)
         if due:
             log.info("reminding staff of %d unclaimed ticket(s)", len(due))
 
@@ -231,6 +232,8 @@ class Deliverer:
             return
         minutes = row.payload.get("minutes", self.cfg.renotify_minutes)
         text = say("utter_staff_renotify", ticket=ticket.number, minutes=minutes)
+        if ticket.urgent:
+            text = say("utter_staff_urgent_mark") + text
         await self._staff_text(row, ticket, text, "renotified_staff")
 
     # -- residents ----------------------------------------------------------------------------

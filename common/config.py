@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     renotify_minutes: int = _var(
         30, "RENOTIFY_MINUTES", "remind staff of a ticket nobody claimed after this long (0: never)", ge=0
     )
+    urgent_renotify_minutes: int = _var(
+        5,
+        "URGENT_RENOTIFY_MINUTES",
+        "remind staff of an urgent ticket (a person in danger) nobody claimed after this long",
+        ge=1,
+    )
     tts_voice: str = _var("sit/cmn-latn-pinyin", "TTS_VOICE", "espeak-ng voice", min_length=1)
     tts_rate: int = _var(150, "TTS_RATE", "default speech rate (words per minute, 80–450)", ge=80, le=450)
     rate_limit_per_minute: int = _var(

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from knowledge.base import (
+    ROOT_SHARED,
     SENTENCE_RE,
     EmergencyLine,
     Entry,

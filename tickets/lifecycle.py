@@ -45,6 +45,7 @@ class Ticket:
     audio_file: str | None
     created_at: datetime
     updated_at: datetime
+    urgent: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> Ticket:
@@ -87,8 +88,12 @@ class Lifecycle:
         category: str,
         description: str,
         audio_file: str | None = None,
+        urgent: bool = False,
     ) -> Ticket:
-        """Store a new ticket and queue its card for staff, in one transaction."""
+        """Store a new ticket and queue its card for staff, in one transaction.
+
+        `urgent`: a person in danger; the card says 紧急 and staff are reminded sooner.
+        """
         now = utcnow()
         for _ in range(10):
             number = new_number()
@@ -108,10 +113,12 @@ class Lifecycle:
                             created_at=now,
                             updated_at=now,
                             last_notified_at=now,
+                            urgent=urgent,
                         )
                     )
                     tid = result.inserted_primary_key[0]
-                    record(conn, tid, sender_id, "created", category=category, township=township)
+                    flags = {"urgent": True} if urgent else {}
+                    record(conn, tid, sender_id, "created", category=category, township=township, **flags)
                     enqueue(conn, OutboxKind.STAFF_CARD, tid)
                     return self._get(conn, number)
             except IntegrityError:
@@ -277,22 +284,30 @@ class Lifecycle:
             )
             return [dict(r._mapping) for r in rows]
 
-    def renotify_due(self, minutes: int) -> list[Ticket]:
-        """New tickets nobody claimed for `minutes`: queue a reminder for staff."""
-        cutoff = utcnow() - timedelta(minutes=minutes)
+    def renotify_due(self, minutes: int, urgent_minutes: int | None = None) -> list[Ticket]:
+        """New tickets nobody claimed for `minutes` (urgent ones: `urgent_minutes`): queue a reminder."""
+        now = utcnow()
+        cutoff = now - timedelta(minutes=minutes)
+        urgent_cutoff = now - timedelta(minutes=urgent_minutes if urgent_minutes is not None else minutes)
+        last = tickets.c.last_notified_at
         out = []
         with self.engine.begin() as conn:
             rows = conn.execute(
                 select(tickets).where(
                     and_(
                         tickets.c.state == "new",
-                        or_(tickets.c.last_notified_at.is_(None), tickets.c.last_notified_at <= cutoff),
+                        or_(
+                            last.is_(None),
+                            last <= cutoff,
+                            and_(tickets.c.urgent.is_(True), last <= urgent_cutoff),
+                        ),
                     )
                 )
             ).all()
             for row in rows:
                 ticket = Ticket.from_row(row)
-                conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(last_notified_at=utcnow()))
-                enqueue(conn, OutboxKind.STAFF_RENOTIFY, ticket.id, minutes=minutes)
+                conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(last_notified_at=now))
+                window = urgent_minutes if ticket.urgent and urgent_minutes is not None else minutes
+                enqueue(conn, OutboxKind.STAFF_RENOTIFY, ticket.id, minutes=window)
                 out.append(ticket)
         return out

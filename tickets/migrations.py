@@ -84,8 +84,12 @@ def _v1(conn: Connection) -> None:
         _sql(V1)(conn)
 
 
+# Version 2: a ticket can be urgent (a person in danger).
+V2 = "ALTER TABLE tickets ADD COLUMN urgent BOOLEAN NOT NULL DEFAULT FALSE"
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tickets, events, messages, outbox, staff cards, questions", _v1),
+    (2, "urgent tickets", _sql(V2)),
 ]
 
 

@@ -63,6 +63,8 @@ tickets = Table(
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("last_notified_at", DateTime),
+    # A person in danger (the urgent path): marked 紧急 on the card, staff reminded sooner.
+    Column("urgent", Boolean, nullable=False, default=False),
 )
 
 ticket_events = Table(

@@ -32,18 +32,22 @@ def or_missing(value: str | None) -> str:
 def card_text(ticket: Ticket) -> str:
     """The staff card of a ticket as it is now."""
     claimed = say("utter_staff_claimed_by", staff=ticket.claimed_by_name) if ticket.claimed_by_name else ""
-    return say(
-        "utter_staff_card",
-        ticket=ticket.number,
-        state=state_word(ticket.state),
-        category=or_missing(ticket.category),
-        township=or_missing(ticket.township),
-        contact_name=or_missing(ticket.contact_name),
-        phone=or_missing(ticket.phone),
-        description=or_missing(ticket.description),
-        created=local_time(ticket.created_at),
-        claimed=claimed,
-    ).strip()
+    mark = say("utter_staff_urgent_mark") if ticket.urgent else ""
+    return (
+        mark
+        + say(
+            "utter_staff_card",
+            ticket=ticket.number,
+            state=state_word(ticket.state),
+            category=or_missing(ticket.category),
+            township=or_missing(ticket.township),
+            contact_name=or_missing(ticket.contact_name),
+            phone=or_missing(ticket.phone),
+            description=or_missing(ticket.description),
+            created=local_time(ticket.created_at),
+            claimed=claimed,
+        ).strip()
+    )
 
 
 def open_list(store: TicketStore) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from tickets import migrations
@@ -31,10 +31,20 @@ def test_the_steps_build_what_schema_py_describes(tmp_path: Path) -> None:
     assert _shape(stepped) == _shape(described)
 
 
-def test_a_database_of_the_first_release_is_taken_as_version_1(tmp_path: Path) -> None:
+def test_a_database_of_the_first_release_is_upgraded_once(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    metadata.create_all(engine)  # what release 1's migration did
-    assert migrations.migrate(engine) == 1
+    with engine.begin() as conn:  # what release 1's create_all made: its tables, no version table
+        migrations._sql(migrations.V1)(conn)
+        conn.execute(
+            text(
+                "INSERT INTO tickets (number, sender_id, contact_name, phone, township, category, description, "
+                "state, created_at, updated_at) VALUES ('XW-23456', 's', '', '', '', '', 'old', 'new', "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
+    latest = migrations.MIGRATIONS[-1][0]
+    assert migrations.migrate(engine) == latest
     with engine.connect() as conn:
-        assert migrations.current_version(conn) == 1
-    assert migrations.migrate(engine) == 1
+        assert migrations.current_version(conn) == latest
+        assert conn.execute(text("SELECT urgent FROM tickets WHERE number = 'XW-23456'")).scalar() in (0, False)
+    assert migrations.migrate(engine) == latest  # nothing is re-run

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tickets.fields import MAX_TEXT as MAX_DESCRIPTION
-from tickets.migrations import migrate, schema_version
+from tickets.migrations import MIGRATIONS, migrate, schema_version
 from tickets.numbers import ALPHABET, normalise_number
 from tickets.outbox import OutboxRow
 from tickets.schema import (
@@ -418,6 +418,17 @@ def test_renotify_only_unclaimed_tickets_older_than_the_delay_once_per_window(
     assert len([o for o in rows(outbox) if o.kind == "staff_renotify"]) == 2
 
 
+def test_an_urgent_ticket_is_reminded_sooner(store: TicketStore, rows: Rows) -> None:
+    urgent = store.create("tg:9:9", "", "", "", "紧急", "我老公拿刀要砍人", urgent=True)
+    normal = store.create("tg:8:8", "", "", "", "补贴", "补贴没到账")
+    assert store.get(urgent.number).urgent and not store.get(normal.number).urgent
+    age(store, urgent, 6)
+    age(store, normal, 6)
+    assert [t.number for t in store.renotify_due(30, 5)] == [urgent.number]
+    reminders = [json.loads(o.payload) for o in rows(outbox) if o.kind == "staff_renotify"]
+    assert reminders == [{"minutes": 5}]
+
+
 def test_a_reopened_ticket_waits_a_full_window(store: TicketStore, new_ticket: NewTicket) -> None:
     ticket = new_ticket()
     store.close(ticket.number, "staff-7", "李干事")
@@ -433,12 +444,13 @@ def test_a_reopened_ticket_waits_a_full_window(store: TicketStore, new_ticket: N
 def test_migrate_twice_is_a_no_op(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
-        assert migrate(engine) == 1
-        assert migrate(engine) == 1
+        latest = MIGRATIONS[-1][0]
+        assert migrate(engine) == latest
+        assert migrate(engine) == latest
         TicketStore(engine)  # a store migrates on start as well
         with engine.connect() as conn:
             versions = [r.version for r in conn.execute(select(schema_version))]
-        assert versions == [1]
+        assert versions == [v for v, _, _ in MIGRATIONS]
         assert set(inspect(engine).get_table_names()) >= {
             "schema_version",
             "tickets",
