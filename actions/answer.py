@@ -16,6 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.pending import HANDLERS
 from common.choices import digit_choice, numbered
 from knowledge.base import Entry, load
 from knowledge.lexical import LexicalIndex
@@ -145,6 +146,9 @@ class ActionAnswer(Action):
     ) -> list[EventType]:
         kb = load()
         choice = digit_choice(text)
+        handler = HANDLERS.get(str(pending.get("type")))
+        if handler is not None:  # a question another module asked (actions/pending.py)
+            return handler(dispatcher, tracker, pending, intent, choice)
         if pending.get("type") == "offer_staff":
             if intent == "affirm" or choice == 1:
                 return [
