@@ -150,10 +150,11 @@ def contract_label(turn: Turn) -> str:
     return turn.intent if turn.intent in NON_POLICY else "policy"
 
 
-# The disability card: the writers' brief filed it under m7.1 (大数据管理), the project's
-# knowledge/TOPICS.md under m1.5 (社会福利制度); the plan itself names neither. A card question
-# labelled m7.1 therefore also accepts m1.5 (a mechanical rule, applied to every set alike).
-CARD = re.compile(r"[证證]")
+# The disability card and its assessment: the writers' brief filed them under m7.1 (大数据管理),
+# the project's knowledge/TOPICS.md under m1.5 (社会福利制度); the plan itself names neither. A
+# question labelled m7.1 that is about the card or its grades therefore also accepts m1.5 (a
+# mechanical rule, applied to every set alike).
+CARD = re.compile(r"[证證]|评残|評殘|等级|等級|评定|評定|鉴定|鑒定|几级|幾級|评级|評級")
 
 
 def acceptable_ids(item: dict) -> set[str]:

@@ -1,21 +1,21 @@
-"""The NLU step that joins Rasa's intent classifier with retrieval over the knowledge.
+"""The Rasa pipeline step that reads each message (knowledge/understanding.py does the work).
 
-It runs after DIET in `config.yml`. For a question DIET files as a policy question (or
-out of scope, or is unsure about), it ranks the knowledge entries (`retrieval.py`) and
-decides: answer, clarify between two entries, admit it does not know, or out of scope.
-The decision and the ranking go into the parse result under `knowledge`, where the
-answer action reads them; the intent becomes `ask_policy` or `out_of_scope` accordingly.
+It is the only intent classifier in `config.yml`. It trains on the entries' examples
+(knowledge/) and on the other intents' examples Rasa hands it (data/nlu/), reads each message
+with the dialogue state that rasa_addons/context.py puts in its metadata, and sets the
+intent (a contract name, or `ask_policy`) and, under `knowledge`, the reading: decision
+(answer / clarify / unknown / out_of_scope), the entries and knowledge IDs ranked, the
+options to offer, the kinds of danger named. The actions read it from the tracker.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
+import pickle
 from collections import OrderedDict
 from typing import Any
 
-import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -26,52 +26,42 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from knowledge.base import load
-from knowledge.importer import POLICY_INTENT
-from knowledge.retrieval import OUT_OF_SCOPE, Decision, Params, Retriever
+from knowledge.understanding import Context, Params, Reading, Understanding
 
 logger = logging.getLogger(__name__)
 
 KNOWLEDGE_KEY = "knowledge"
-# Intents this step decides: a policy question, out of scope, or what DIET was unsure of
-# (FallbackClassifier turned it into nlu_fallback).
-CONTENT_INTENTS = {POLICY_INTENT, OUT_OF_SCOPE, "nlu_fallback", None}
-# Small talk that may open a real question ("你好，我想问护理补贴"): a confident answer wins.
-CHITCHAT_INTENTS = {"greet", "goodbye", "thanks"}
-FOLLOWUP_INTENT = "ask_followup"
-# A message needs the knowledge only if it has a letter or a Chinese character.
-WORDY = re.compile(r"[^\W\d_]")
-RECENT_DECISIONS = 2048
+RECENT_READINGS = 2048
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class KnowledgeRanker(GraphComponent, IntentClassifier):
-    """Ranks knowledge entries for each message and decides how to reply."""
+    """Reads each message: its intent and, for a policy question, the entry and what to do."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {
-            # path of the sentence-transformers model; empty: the configured default
-            "model": "",
-        }
+        # "model": path of the sentence-transformers model (empty: the configured default);
+        # the rest are knowledge.understanding.Params (the decision thresholds).
+        return {"model": ""}
 
     def __init__(
         self,
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
-        retriever: Retriever | None = None,
+        understanding: Understanding | None = None,
     ) -> None:
         self.config = config
         self._storage = model_storage
         self._resource = resource
-        self.retriever = retriever
-        self._recent: OrderedDict[str, Decision] = OrderedDict()
+        self.understanding = understanding
+        self._recent: OrderedDict[tuple[str, str], Reading] = OrderedDict()
 
     @staticmethod
-    def _embedder(config: dict[str, Any]):  # lazy: torch is imported only when needed
+    def _embed(config: dict[str, Any]):  # noqa: ANN205 - lazy import of torch
         from knowledge.embedding import embedder
 
-        return embedder(config.get("model") or None)
+        return embedder(config.get("model") or None).encode
 
     @classmethod
     def create(
@@ -84,18 +74,13 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        negatives = [m.get(TEXT) for m in training_data.intent_examples if m.get(INTENT) == OUT_OF_SCOPE]
+        examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(INTENT)]
         kb = load()
-        retriever = Retriever(kb, negatives, self._embedder(self.config).encode)
-        params = retriever.calibrate()
+        understanding = Understanding.train(kb, examples, self._embed(self.config), Params.from_config(self.config))
         with self._storage.write_to(self._resource) as folder:
-            np.save(folder / "vectors.npy", retriever.vectors)
-            (folder / "params.json").write_text(params.to_json(), encoding="utf-8")
-            (folder / "index.json").write_text(
-                json.dumps({"fingerprint": kb.fingerprint, "negatives": negatives}, ensure_ascii=False),
-                encoding="utf-8",
-            )
-        self.retriever = retriever
+            (folder / "understanding.pkl").write_bytes(pickle.dumps(understanding.state()))
+            (folder / "index.json").write_text(json.dumps({"fingerprint": kb.fingerprint}), encoding="utf-8")
+        self.understanding = understanding
         return self._resource
 
     @classmethod
@@ -108,14 +93,13 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
         **kwargs: Any,
     ) -> KnowledgeRanker:
         with model_storage.read_from(resource) as folder:
-            vectors = np.load(folder / "vectors.npy")
-            params = Params.from_json((folder / "params.json").read_text(encoding="utf-8"))
+            state = pickle.loads((folder / "understanding.pkl").read_bytes())  # our own model file
             index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
         kb = load()
         if kb.fingerprint != index["fingerprint"]:
             raise ValueError("The knowledge changed since this model was trained; retrain it (`make train`).")
-        retriever = Retriever(kb, index["negatives"], cls._embedder(config).encode, vectors, params)
-        return cls(config, model_storage, resource, retriever)
+        understanding = Understanding.from_state(kb, cls._embed(config), state, Params.from_config(config))
+        return cls(config, model_storage, resource, understanding)
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
@@ -123,36 +107,22 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
         return messages
 
     def _process_one(self, message: Message) -> None:
-        text = "".join(ch for ch in message.get(TEXT) or "" if ch.isprintable() or ch.isspace()).strip()
-        if not text:
-            # Nothing to understand (empty, spaces, control characters): ask to rephrase.
-            message.set(INTENT, {"name": "nlu_fallback", "confidence": 1.0}, add_to_output=True)
+        if self.understanding is None:
             return
-        if self.retriever is None:
-            return
-        name = (message.get(INTENT) or {}).get("name")
-        if name not in CONTENT_INTENTS | CHITCHAT_INTENTS | {FOLLOWUP_INTENT}:
-            return  # a choice, a yes, a help request…: no knowledge needed (and no embedding spent)
-        if not WORDY.search(text):
-            # Digits and signs only (a phone number typed outside the form): nothing to look up.
-            message.set(INTENT, {"name": "nlu_fallback", "confidence": 1.0}, add_to_output=True)
-            return
-        decision = self._decide(text)
-        message.set(KNOWLEDGE_KEY, decision.as_dict(), add_to_output=True)
-        if name in CONTENT_INTENTS or (name in CHITCHAT_INTENTS and decision.kind == "answer"):
-            new = OUT_OF_SCOPE if decision.kind == "out_of_scope" else POLICY_INTENT
-            sure = 1.0 - decision.p_scope if new == OUT_OF_SCOPE else decision.p_scope
-            logger.debug("knowledge: %s -> %s (%s)", name, new, decision.kind)
-            message.set(INTENT, {"name": new, "confidence": round(sure, 4)}, add_to_output=True)
+        context = Context.from_metadata(message.get("metadata"))
+        reading = self._read(message.get(TEXT) or "", context)
+        message.set(INTENT, {"name": reading.intent, "confidence": round(float(reading.confidence), 4)}, add_to_output=True)
+        message.set(KNOWLEDGE_KEY, reading.as_dict(), add_to_output=True)
 
-    def _decide(self, text: str) -> Decision:
-        """The retriever's decision, remembered for repeated questions (most are)."""
-        found = self._recent.get(text)
+    def _read(self, text: str, context: Context) -> Reading:
+        """The reading of `text`, remembered for repeated messages in the same state."""
+        key = (text, json.dumps(context.__dict__, sort_keys=True, ensure_ascii=False, default=str))
+        found = self._recent.get(key)
         if found is None:
-            found = self.retriever.decide(text)
-            self._recent[text] = found
-            if len(self._recent) > RECENT_DECISIONS:
+            found = self.understanding.read(text, context)  # type: ignore[union-attr]
+            self._recent[key] = found
+            if len(self._recent) > RECENT_READINGS:
                 self._recent.popitem(last=False)
         else:
-            self._recent.move_to_end(text)
+            self._recent.move_to_end(key)
         return found

@@ -1,0 +1,376 @@
+"""How the assistant reads a message: what kind it is, which entry answers it, what to do.
+
+One model, trained from the project's own examples (knowledge/entries for policy
+questions, data/nlu for everything else), read in the light of the conversation:
+
+1. **Short replies in context.** While a question with short answers is open (the slot
+   `pending`: numbered options, "shall I pass it on?", …), a bare digit (2, ２, 二, 两,
+   第二个) is the intent `choose`, a yes `affirm`, a no or "都不是" `deny`. A digit inside a
+   sentence ("我今年65岁 能领吗") is not a choice. "算了" cancels.
+2. **The kind of message**: a logistic regression over the sentence embedding
+   (multilingual-e5-small) beside character n-grams (1–3, after traditional → simplified
+   folding): a policy question, a help request, asking for a person, danger, status, an
+   addition, voice settings, small talk, out of scope. Character n-grams carry what the
+   embedding blurs ("帮我申请" asks someone to act, "能申请吗" asks for information).
+3. **Danger first.** `urgent` wins at a lower probability than the other kinds, lower
+   still when a danger word is present (knowledge/danger.py), and always for a strong one
+   ("不想活了", "着火了"), unless the words tell a story of the past.
+4. **Which entry answers a policy question**: two logistic regressions over the entries
+   (embedding; character n-grams), their geometric mean, summed per knowledge ID. After an
+   answer, the next question is ranked with the conversation: the ranking of the message
+   alone is mixed with the ranking of the topic's title followed by the message, so "去哪里领"
+   after the nursing subsidy is about the nursing subsidy, while "那学费呢" after a hearing-aid
+   answer still reaches school fees.
+5. **What to do**: answer when the best knowledge ID is likely enough; offer numbered
+   options only when two IDs are close and each is a plausible reading; otherwise say
+   honestly that it does not know and offer a person.
+
+The thresholds are `Params` (config.yml); they were chosen on the December development set,
+which is therefore spent (bench/eval/2026-12/README.md). Everything else is learned from
+the examples. `Understanding.read(text, context)` is all the Rasa component calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from common.choices import digit_choice, fold
+from knowledge import danger
+from knowledge.base import KnowledgeBase
+from knowledge.lexical import normalise
+
+logger = logging.getLogger(__name__)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+POLICY = "ask_policy"
+# Training intents that are policy questions too (asked after an answer, or belonging to no entry).
+POLICY_LIKE = frozenset({POLICY, "ask_followup"})
+FALLBACK = "nlu_fallback"
+CHITCHAT = frozenset({"greet", "goodbye", "thanks"})
+# Intents decided by the dialogue state, not the classifier, when a short answer is expected.
+SHORT_ANSWERS = frozenset({"choose", "affirm", "deny"})
+MAX_CHARS = 400
+# What residents type to accept or refuse an offer, or to stop (compared without punctuation).
+YES = frozenset(
+    "是 是的 是啊 对 对的 对对 对对对 好 好的 好啊 好吧 行 行的 可以 可以的 嗯 嗯嗯 要 要的 需要 同意 确定 确认 没问题 "
+    "麻烦了 麻烦你了 麻烦你 谢谢 好的谢谢 转吧 转 转给他们 要转 帮我转 得 得嘞 ok 好嘞 中 是滴 对头 要得".split()
+)
+NO = frozenset(
+    "不 不是 不用 不用了 不要 不要了 不需要 不必 没有 冇 唔使 不对 都不是 都不对 没有对的 冇一个对 一个都不是 没一个对 "
+    "不是这个 不是这些 都不是的 以上都不是 不是的 算了吧 不了 不用谢 no".split()
+)
+CANCEL = frozenset("算了 不办了 不弄了 取消 不要办了 不问了 算了算了 我不办了 不申请了 退出 停止".split())
+_PUNCT = re.compile(r"[\s\W_]+")
+_WORDY = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The decision thresholds (config.yml; chosen on the spent development set)."""
+
+    answer: float = 0.35  # the best ID's probability needed to answer
+    clarify_second: float = 0.1  # a second ID this likely is a plausible reading: offer options
+    clarify_cover: float = 0.35  # …and the options together must be this likely
+    option: float = 0.08  # an option below this is not offered
+    urgent: float = 0.4  # urgent wins at this probability, whatever is likelier
+    urgent_with_word: float = 0.12  # …and at this one when a danger word is present
+    context_mix: float = 0.3  # weight of "topic title + message" in a follow-up's ranking
+    chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
+    alpha: float = 1e-5  # L2 penalty of the logistic regressions (SGD, log loss)
+    epochs: float = 30  # passes over the examples
+    embedding_weight: float = 0.5  # the embedding's scale beside the character n-grams (kind model)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Params:
+        known = {k: float(v) for k, v in (config or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The dialogue state a message is read in (rasa_addons/context.py passes it)."""
+
+    topic: str | None = None
+    pending: dict | None = None
+    active_loop: str | None = None
+    requested_slot: str | None = None
+
+    @classmethod
+    def from_metadata(cls, metadata: dict | None) -> Context:
+        state = (metadata or {}).get("dialogue") or {}
+        pending = state.get("pending")
+        return cls(
+            topic=state.get("topic") if isinstance(state.get("topic"), str) else None,
+            pending=pending if isinstance(pending, dict) and pending.get("type") else None,
+            active_loop=state.get("active_loop") or None,
+            requested_slot=state.get("requested_slot") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str
+    id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a message means: its intent and, for a policy question, what to answer."""
+
+    intent: str
+    confidence: float
+    decision: str | None = None  # answer | clarify | unknown | out_of_scope (policy readings)
+    ranking: tuple[Candidate, ...] = ()
+    ids: tuple[tuple[str, float], ...] = ()  # knowledge IDs, best first, with probabilities
+    options: tuple[str, ...] = ()  # entry keys to offer when decision == clarify
+    danger: tuple[str, ...] = ()
+    followup: bool = False
+    kinds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self, top: int = 5) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "ranking": [{"key": c.key, "id": c.id, "score": round(c.score, 4)} for c in self.ranking[:top]],
+            "ids": [[i, round(p, 4)] for i, p in self.ids[:top]],
+            "options": list(self.options),
+            "danger": list(self.danger),
+            "followup": self.followup,
+            "kinds": {k: round(v, 4) for k, v in self.kinds.items()},
+        }
+
+
+def squash(text: str) -> str:
+    """Lower-case, full-width folded, no spaces or punctuation: how short replies are compared."""
+    return _PUNCT.sub("", fold(text).lower())
+
+
+def short_reply(text: str, context: Context) -> str | None:
+    """The intent of a short reply that the dialogue state decides, or None."""
+    s = squash(text)
+    if s in CANCEL:
+        return "cancel"
+    if context.pending is None:
+        return None
+    if digit_choice(text) is not None:
+        return "choose"
+    if s in YES:
+        return "affirm"
+    if s in NO:
+        return "deny"
+    return None
+
+
+class _Linear:
+    """A fitted logistic regression kept as plain arrays (fast to apply, easy to store)."""
+
+    def __init__(self, classes: list[str], coef: np.ndarray, intercept: np.ndarray) -> None:
+        self.classes = classes
+        self.coef = coef.astype(np.float32)
+        self.intercept = intercept.astype(np.float32)
+
+    @classmethod
+    def fit(cls, x: Any, y: Sequence[str], params: Params) -> _Linear:
+        """Logistic regression by stochastic gradient descent: seconds, where lbfgs took minutes
+        on 2 cores for the same ranking (bench/eval/2026-12/README.md)."""
+        from sklearn.linear_model import SGDClassifier
+
+        model = SGDClassifier(loss="log_loss", alpha=params.alpha, max_iter=int(params.epochs), tol=None, random_state=0)
+        model.fit(x, list(y))
+        return cls(list(model.classes_), np.asarray(model.coef_), np.asarray(model.intercept_))
+
+    def proba(self, x: Any) -> np.ndarray:
+        z = np.asarray(x @ self.coef.T) + self.intercept
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def state(self) -> dict[str, Any]:
+        return {"classes": self.classes, "coef": self.coef, "intercept": self.intercept}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> _Linear:
+        return cls(list(state["classes"]), np.asarray(state["coef"]), np.asarray(state["intercept"]))
+
+
+class Understanding:
+    """The trained reader of messages (see the module docstring)."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        embed: Embed,
+        params: Params,
+        ngrams: Any,
+        kind: _Linear,
+        entry_emb: _Linear,
+        entry_ngram: _Linear,
+    ) -> None:
+        self.kb = kb
+        self.embed = embed
+        self.params = params
+        self.ngrams = ngrams
+        self.kind = kind
+        self.entry_emb = entry_emb
+        self.entry_ngram = entry_ngram
+        self._entry_ids = [kb.by_key[k].id for k in entry_emb.classes]
+        self._id_order = sorted(set(self._entry_ids))
+        self._id_index = np.array([self._id_order.index(i) for i in self._entry_ids])
+
+    # -- training -----------------------------------------------------------------------------
+    @classmethod
+    def train(
+        cls,
+        kb: KnowledgeBase,
+        intent_examples: Sequence[tuple[str, str]],
+        embed: Embed,
+        params: Params | None = None,
+    ) -> Understanding:
+        """Learn from the entries' examples and the other intents' examples (text, intent)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        params = params or Params()
+        entry_rows = [(text, e.key) for e in kb.entries for text in (e.title, *e.examples)]
+        known = {text for text, _ in entry_rows}
+        other = [(t, POLICY if i in POLICY_LIKE else i) for t, i in intent_examples if t not in known]
+        texts = [t for t, _ in entry_rows] + [t for t, _ in other]
+        kinds = [POLICY] * len(entry_rows) + [i for _, i in other]
+        vectors = embed(texts)
+        ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True, preprocessor=normalise)
+        grams = ngrams.fit_transform(texts)
+        n = len(entry_rows)
+        entry_keys = [k for _, k in entry_rows]
+        model = cls(
+            kb,
+            embed,
+            params,
+            ngrams,
+            kind=_Linear.fit(_joined(vectors, grams, params.embedding_weight), kinds, params),
+            entry_emb=_Linear.fit(vectors[:n], entry_keys, params),
+            entry_ngram=_Linear.fit(grams[:n], entry_keys, params),
+        )
+        logger.info("understanding trained: %d entry examples, %d others, %d kinds", n, len(other), len(set(kinds)))
+        return model
+
+    def state(self) -> dict[str, Any]:
+        """Everything learned, for the Rasa model storage (the knowledge is reloaded)."""
+        return {
+            "ngrams": self.ngrams,
+            "kind": self.kind.state(),
+            "entry_emb": self.entry_emb.state(),
+            "entry_ngram": self.entry_ngram.state(),
+            "params": asdict(self.params),
+        }
+
+    @classmethod
+    def from_state(cls, kb: KnowledgeBase, embed: Embed, state: dict[str, Any], params: Params) -> Understanding:
+        entry_emb = _Linear.from_state(state["entry_emb"])
+        missing = [k for k in entry_emb.classes if k not in kb.by_key]
+        if missing:
+            raise ValueError(f"the knowledge changed since training (no entry {missing[0]}); retrain (`make train`)")
+        return cls(
+            kb,
+            embed,
+            params,
+            state["ngrams"],
+            _Linear.from_state(state["kind"]),
+            entry_emb,
+            _Linear.from_state(state["entry_ngram"]),
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+    def read(self, text: str, context: Context | None = None) -> Reading:
+        """What `text` means in `context`."""
+        context = context or Context()
+        text = " ".join("".join(ch for ch in text or "" if ch.isprintable() or ch.isspace()).split())[:MAX_CHARS]
+        if not text:
+            return Reading(FALLBACK, 1.0)
+        short = short_reply(text, context)
+        if short is not None:
+            return Reading(short, 1.0)
+        if not _WORDY.search(text):
+            # digits and signs only: a choice with nothing to choose from, or a number typed outside a form
+            return Reading("choose" if digit_choice(text) is not None else FALLBACK, 1.0)
+        folded = normalise(text).replace(" ", "")
+        vector = self.embed([text])
+        grams = self.ngrams.transform([text])
+        kinds = dict(zip(self.kind.classes, self.kind.proba(_joined(vector, grams, self.params.embedding_weight))[0]))
+        found = danger.find(folded)
+        kinds_top = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
+        if self._urgent(kinds.get("urgent", 0.0), found):
+            return Reading("urgent", kinds.get("urgent", 0.0), danger=found.kinds or ("unknown",), kinds=kinds_top)
+        intent = max(kinds, key=kinds.__getitem__)
+        if intent in SHORT_ANSWERS | {"cancel"} and context.pending is None and len(squash(text)) > 4:
+            intent = POLICY  # a sentence is not a bare yes, no or digit
+        if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope":
+            return Reading(intent, kinds[intent], kinds=kinds_top)
+        reading = self._policy(text, vector, grams, context, kinds_top)
+        if intent == POLICY:
+            return reading
+        if intent in CHITCHAT and reading.decision == "answer" and reading.ids[0][1] >= self.params.chitchat_answer:
+            return reading  # "你好，我想问护理补贴怎么申请"
+        # out_of_scope, or small talk: keep the ranking for the report and for follow-ups
+        return Reading(intent, kinds[intent], "out_of_scope" if intent == "out_of_scope" else None,
+                       reading.ranking, reading.ids, kinds=kinds_top)
+
+    def _urgent(self, p: float, found: danger.Danger) -> bool:
+        if p >= self.params.urgent:
+            return True
+        if found.strong and not found.past:
+            return True
+        return found.any and not found.past and p >= self.params.urgent_with_word
+
+    def entry_probabilities(self, texts: Sequence[str], vectors: np.ndarray | None = None, grams: Any = None) -> np.ndarray:
+        """P(entry | text) for each text: the geometric mean of the two entry models."""
+        vectors = self.embed(list(texts)) if vectors is None else vectors
+        grams = self.ngrams.transform(list(texts)) if grams is None else grams
+        p = np.sqrt(self.entry_emb.proba(vectors) * self.entry_ngram.proba(grams))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def _policy(self, text: str, vector: np.ndarray, grams: Any, context: Context, kinds: dict) -> Reading:
+        p = self.entry_probabilities([text], vector, grams)[0]
+        topic = self.kb.by_key.get(context.topic or "")
+        followup = topic is not None
+        if topic is not None:
+            with_topic = self.entry_probabilities([f"{topic.title} {text}"])[0]
+            mix = self.params.context_mix
+            p = (1 - mix) * p + mix * with_topic
+        by_id = np.zeros(len(self._id_order))
+        np.add.at(by_id, self._id_index, p)
+        id_rank = np.argsort(-by_id)
+        ids = tuple((self._id_order[i], float(by_id[i])) for i in id_rank[:6])
+        order = np.argsort(-p)
+        keys = self.entry_emb.classes
+        ranking = tuple(Candidate(keys[i], self._entry_ids[i], float(p[i])) for i in order[:8])
+        decision, options = self._decide(ids, ranking)
+        return Reading(POLICY, ids[0][1], decision, ranking, ids, options, followup=followup, kinds=kinds)
+
+    def _decide(self, ids: tuple[tuple[str, float], ...], ranking: tuple[Candidate, ...]) -> tuple[str, tuple[str, ...]]:
+        pr = self.params
+        (_, p1), (_, p2) = ids[0], ids[1]
+        if p1 >= pr.answer:
+            return "answer", ()
+        if p2 >= pr.clarify_second and p1 + p2 >= pr.clarify_cover:
+            # one option per plausible knowledge ID: its best entry
+            options: list[str] = []
+            for kid, prob in ids[:3]:
+                if prob < pr.option:
+                    break
+                options.append(next(c.key for c in ranking if c.id == kid) if any(c.id == kid for c in ranking) else "")
+            options = [o for o in options if o]
+            if len(options) >= 2:
+                return "clarify", tuple(options)
+        return "unknown", ()
+
+
+def _joined(vectors: np.ndarray, grams: Any, weight: float) -> Any:
+    """Embedding (scaled by `weight`) and character n-grams side by side (sparse)."""
+    import scipy.sparse as sp
+
+    return sp.hstack([sp.csr_matrix(vectors * weight), grams]).tocsr()
