@@ -9,8 +9,9 @@ What `load()` refuses (training and the tests stop with a message naming the fil
 the entry or source): an unknown ID or source, a missing field, a duplicated key or
 example, a source label that names no section of its source, a fact-sheet excerpt that
 is not a verbatim fragment of a non-third-party item, an amount without its year and
-hedge. `knowledge/truth.py` adds the checks on what the texts say (figures, periods,
-next steps).
+hedge, a missing `spoken` text (the answer for the ear) or one longer than
+SPOKEN_MAX_CHARS. `knowledge/truth.py` adds the checks on what the texts say (figures,
+periods, next steps, spoken texts).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ ALLOWED_KINDS = ("规划", "官方", "官方转载", "媒体")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MONEY_RE = re.compile(r"\d+(?:\.\d+)?\s*(?:元|万元)")
 COUNTY_CAVEAT = "以县里当年公布为准"
+# The spoken form of an answer (what a blind resident hears first): at most this many characters.
+SPOKEN_MAX_CHARS = 60
 # A sentence with an amount that names the national level ("国家规定…6000元") needs no county hedge.
 NATIONAL_MARKERS = ("国家", "全国")
 SENTENCE_RE = re.compile(r"[^。！？；\n]+[。！？；]?")
@@ -88,7 +91,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Entry:
-    """One answer the assistant can give, with the questions it answers."""
+    """One answer the assistant can give, with the questions it answers.
+
+    `spoken` is the same answer made for the ear: what the person gets or must do and the
+    next step in one or two short sentences (at most SPOKEN_MAX_CHARS characters), said
+    instead of `answer` and `next_step` when the reply is read out.
+    """
 
     key: str
     id: str
@@ -99,6 +107,7 @@ class Entry:
     examples: tuple[str, ...]
     topics: tuple[str, ...] = ()
     detail: str = ""
+    spoken: str = ""
     as_of: str = ""
     file: str = ""
 
@@ -114,8 +123,8 @@ class Entry:
 
     @property
     def texts(self) -> tuple[str, ...]:
-        """Every text an answer built from this entry can say."""
-        return tuple(t for t in (self.answer, self.detail, self.next_step) if t)
+        """Every text an answer built from this entry can say (written and spoken)."""
+        return tuple(t for t in (self.answer, self.detail, self.next_step, self.spoken) if t)
 
 
 @dataclass(frozen=True)
@@ -324,8 +333,9 @@ def _entry(raw: dict, file: str, sources: dict[str, Source], ids: dict[str, str]
         raise KnowledgeError(f"{where}: key must be lower-case letters, digits and '-'")
     if raw.get("id") not in ids:
         raise KnowledgeError(f"{where}: id {raw.get('id')!r} is not one of the 44 knowledge IDs")
-    for required in ("title", "answer", "next_step", "sources", "examples"):
-        if not raw.get(required):
+    for required in ("title", "answer", "next_step", "spoken", "sources", "examples"):
+        value = raw.get(required)
+        if not value or (isinstance(value, str) and not _text(value)):
             raise KnowledgeError(f"{where}: {required} is missing")
     cited = []
     for skey in raw["sources"]:
@@ -340,19 +350,29 @@ def _entry(raw: dict, file: str, sources: dict[str, Source], ids: dict[str, str]
         answer=_text(raw["answer"]),
         next_step=_text(raw["next_step"]),
         detail=_text(raw.get("detail")),
+        spoken=_text(raw["spoken"]),
         sources=tuple(cited),
         examples=examples,
         topics=tuple(raw.get("topics") or ()),
         as_of=str(raw.get("as_of", "") or ""),
         file=file,
     )
-    amounts = [s for t in entry.texts for s in SENTENCE_RE.findall(t) if MONEY_RE.search(s)]
-    if amounts:
-        hedged = COUNTY_CAVEAT in " ".join(entry.texts)
+    if len(entry.spoken) > SPOKEN_MAX_CHARS:
+        raise KnowledgeError(
+            f"{where}: spoken has {len(entry.spoken)} characters, at most {SPOKEN_MAX_CHARS} "
+            "(it is what a blind resident hears: one or two short sentences)"
+        )
+    # The written reply and the spoken text are each heard or read on their own: an amount
+    # in either carries its year (as_of) and, unless national, the hedge in that same form.
+    written = tuple(t for t in (entry.answer, entry.detail, entry.next_step) if t)
+    for form, texts in (("", written), ("spoken: ", (entry.spoken,))):
+        amounts = [s for t in texts for s in SENTENCE_RE.findall(t) if MONEY_RE.search(s)]
+        if not amounts:
+            continue
         national = all(any(m in s for m in NATIONAL_MARKERS) for s in amounts)
-        if not entry.as_of or not (hedged or national):
+        if not entry.as_of or not (COUNTY_CAVEAT in " ".join(texts) or national):
             raise KnowledgeError(
-                f"{where}: an amount needs as_of and the words {COUNTY_CAVEAT!r} "
+                f"{where}: {form}an amount needs as_of and the words {COUNTY_CAVEAT!r} "
                 "(or, for a national figure, a sentence that says 国家 or 全国)"
             )
     return entry

@@ -1,12 +1,15 @@
 """Mechanical truth checks on what the answers say.
 
 - Figures: every number, numeral with a unit, phone and 文号 an answer says is in the
-  excerpts of the entry's own sources; the same for every line of `emergency.yml`.
+  excerpts of the entry's own sources; the same for its `spoken` text (what a blind
+  resident hears instead of answer and next step) and every line of `emergency.yml`.
 - Labels and sources: every 来源 label names a real section of its source; fact-sheet
   excerpts are verbatim and never 【第三方】 (`knowledge.base.source_problems`).
 - Periods: a text that names a plan or programme says, where it first names it, which
   years it covers ("2021到2025年"); a target year that has passed ("到2025年") is said
   with its period or as a past target, never as if still ahead.
+- Spoken texts are checked like answers (figures, periods), and one whose entry's next
+  step offers a person (转人工) offers one too.
 - Next steps (a measure, not a rule): which entries' next step names a place, a
   document, a channel or a time that their own sources give.
 
@@ -133,8 +136,13 @@ def figure_problems(texts: tuple[str, ...], sources: tuple[Source, ...], where: 
 
 
 def entry_problems(entry: Entry) -> list[str]:
-    """Figures in the entry's texts that none of its sources' excerpts contain."""
-    return figure_problems(entry.texts, entry.sources, f"{entry.file}: {entry.key}")
+    """Figures in the entry's texts (written and spoken) that none of its sources' excerpts contain."""
+    where = f"{entry.file}: {entry.key}"
+    written = tuple(t for t in (entry.answer, entry.detail, entry.next_step) if t)
+    problems = figure_problems(written, entry.sources, where)
+    if entry.spoken:
+        problems += figure_problems((entry.spoken,), entry.sources, f"{where}: spoken")
+    return problems
 
 
 def _plan_mentions(sentence: str) -> bool:
@@ -196,6 +204,13 @@ def next_step_terms(entry: Entry) -> list[str]:
     return found
 
 
+def spoken_problems(entry: Entry) -> list[str]:
+    """A spoken text drops no offer of a person: when the next step offers one, so does it."""
+    if STAFF_OFFER in entry.next_step and STAFF_OFFER not in entry.spoken:
+        return [f"{entry.file}: {entry.key}: spoken drops the next step's offer of a person ({STAFF_OFFER})"]
+    return []
+
+
 def next_step_problems(entry: Entry) -> list[str]:
     """A next step with no sourced place, document, channel or time must offer a person."""
     if next_step_terms(entry) or STAFF_OFFER in entry.next_step:
@@ -208,6 +223,7 @@ def all_problems(kb: KnowledgeBase, fact_sheet: Path | None = None) -> list[str]
     problems = [p for e in kb.entries for p in entry_problems(e)]
     problems += [p for e in kb.entries for p in period_problems(e)]
     problems += [p for e in kb.entries for p in next_step_problems(e)]
+    problems += [p for e in kb.entries for p in spoken_problems(e)]
     problems += [p for s in kb.sources.values() for p in source_problems(s, fact_sheet)]
     problems += emergency_problems(load_emergency())
     return problems
@@ -222,6 +238,8 @@ def measures(kb: KnowledgeBase) -> dict[str, float]:
         "concrete_share": round(len(concrete) / len(kb.entries), 3),
         "median_answer_chars": statistics.median(len(e.answer) for e in kb.entries),
         "max_answer_chars": max(len(e.answer) for e in kb.entries),
+        "median_spoken_chars": statistics.median(len(e.spoken) for e in kb.entries),
+        "max_spoken_chars": max(len(e.spoken) for e in kb.entries),
         "median_cite_chars": statistics.median(len(e.cite) for e in kb.entries),
         "sources": len(kb.sources),
         "found_sources": sum(1 for s in kb.sources.values() if s.found),

@@ -2,17 +2,21 @@
 
 For every entry (knowledge.base.load(), read now, so edits show at once) the first reply
 is built the way actions/answer.py builds it (domain.yml's utter_answer: answer, 来源,
-下一步), turned into its spoken form (speech.spoken) and rendered with the real voice at
-the default rate; printed: key, seconds, and the text with ｜ where there is a pause.
-`--shorter`, `--slower`, `--no-sources` preview a listener's settings; `--json` prints
-the figures as JSON. Exit status 1 when an entry misses the targets (TARGET_MEDIAN_S for
-the median answer, TARGET_MAX_S for every answer).
+下一步, followed by the speech payload with the entry's `spoken` text), turned into its
+spoken form (speech.spoken.plan_for) and rendered with the real voice at the default
+rate; printed: key, seconds, and the text with ｜ where there is a pause, then the
+median, p90 and max. `--shorter`, `--slower`, `--no-sources` preview a listener's
+settings; `--written` reads the written answer and next step instead (no payload: what
+the voice said before entries had a spoken text); `--json` prints the figures as JSON.
+Exit status 1 when an entry misses the targets (TARGET_MEDIAN_S for the median answer,
+TARGET_MAX_S for every answer).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -37,15 +41,31 @@ def reply_text(entry: object) -> str:
     return say("utter_answer", answer=entry.answer, cite=entry.cite, next_step=entry.next_step)  # type: ignore[attr-defined]
 
 
-def preview(entry: object, listener: object = None, rate: int | None = None) -> Preview:
-    """Render one entry's first reply (in a temporary file) and measure it."""
-    from speech.spoken import Listener, plan, render, spoken_text
+def speech_of(entry: object) -> dict[str, str]:
+    """The speech payload the action server sends after the entry's first answer."""
+    from speech.spoken import speech_payload
+
+    return speech_payload(entry.spoken, [s.cite for s in entry.sources])  # type: ignore[attr-defined]
+
+
+def preview(entry: object, listener: object = None, rate: int | None = None, *, written: bool = False) -> Preview:
+    """Render one entry's first reply (in a temporary file) and measure it.
+
+    `written`: without the speech payload, i.e. the written answer and next step read out.
+    """
+    from speech.spoken import Listener, plan_for, render, spoken_text
 
     listener = listener or Listener()
-    pieces = plan(reply_text(entry), listener)  # type: ignore[arg-type]
+    pieces = plan_for(reply_text(entry), None if written else speech_of(entry), listener)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="speech-preview-") as tmp:
         rendered = render(pieces, rate=listener.rate(rate), out=Path(tmp) / "preview.ogg")  # type: ignore[union-attr]
     return Preview(entry.key, round(rendered.seconds, 1), spoken_text(pieces))  # type: ignore[attr-defined]
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The nearest-rank percentile: the smallest value with `pct` % of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shorter", action="store_true")
     parser.add_argument("--slower", action="store_true")
     parser.add_argument("--no-sources", action="store_true")
+    parser.add_argument("--written", action="store_true", help="read the written answer and next step")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     kb = load()
@@ -71,22 +92,24 @@ def main(argv: list[str] | None = None) -> int:
     listener = Listener(shorter=args.shorter, slower=args.slower, sources=not args.no_sources)
     results = []
     for entry in entries:
-        p = preview(entry, listener)
+        p = preview(entry, listener, written=args.written)
         results.append(p)
         if not args.json:
             print(f"{p.key}\t{p.seconds:.1f} s\t{p.spoken}", flush=True)
     seconds = [p.seconds for p in results]
     median, longest = statistics.median(seconds), max(seconds)
+    p90 = percentile(seconds, 90)
     over = [p.key for p in results if p.seconds > TARGET_MAX_S]
     if args.json:
         print(
             json.dumps(
-                {"entries": [vars(p) for p in results], "median_s": median, "max_s": longest}, ensure_ascii=False
+                {"entries": [vars(p) for p in results], "median_s": median, "p90_s": p90, "max_s": longest},
+                ensure_ascii=False,
             )
         )
     else:
         print(
-            f"{len(results)} entries: median {median:.1f} s (target ≤ {TARGET_MEDIAN_S:.0f}), "
+            f"{len(results)} entries: median {median:.1f} s (target ≤ {TARGET_MEDIAN_S:.0f}), p90 {p90:.1f} s, "
             f"max {longest:.1f} s (target ≤ {TARGET_MAX_S:.0f}); over the max: {', '.join(over) or 'none'}"
         )
     return 0 if (median <= TARGET_MEDIAN_S or len(results) < 2) and not over else 1

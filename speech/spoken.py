@@ -14,11 +14,20 @@ becomes a `Plan`: pieces of speakable text, each followed by real silence:
 - phone numbers, ticket numbers (XW-7K3P9) and dates said in groups with pauses between;
 - nothing that is only visual: links, e-mail addresses, emoji, Markdown (speech.normalize).
 
+A knowledge answer has a form made for the ear: the entry's `spoken` text (one or two
+short sentences, at most 60 characters). The action server sends it right after the
+answer's text message as a custom message, `speech_payload(...)`:
+`{"speech": "<entry.spoken>", "source_kind": "county"}`; `plan_for(text, payload)` then
+says that text instead of the written answer and next step (the source still once and
+briefly, after its first sentence; `Listener.shorter` leaves it out). Without a payload,
+or with one that is not valid, the written reply is spoken as above. Send it with a first
+answer only: a reply that carries the detail ("详细一点") is spoken as written.
+
 `render(plan)` synthesises every piece with the engine (speech.engine) and joins them with
 silence of the planned length into ONE OGG/Opus voice note, cached under
-`<data>/speech-cache/` by the plan, the engine and the rate. `voice_note(text, listener)`
-does both. `listener_request(text)` recognises what residents say about the speech itself
-("念短一点", "说慢点", "再念一遍", "来源不用念", "来源是哪里").
+`<data>/speech-cache/` by the plan, the engine and the rate. `voice_note(text, listener,
+speech=payload)` does both. `listener_request(text)` recognises what residents say about
+the speech itself ("念短一点", "说慢点", "再念一遍", "来源不用念", "来源是哪里").
 """
 
 from __future__ import annotations
@@ -335,6 +344,79 @@ def plan(text: str, listener: Listener | None = None) -> Plan:
     return out
 
 
+# --------------------------------------------------------------------------- spoken answers
+
+# The payload's source_kind names a level as the action server does ("county" for the
+# county's plan); the levels above use "plan" for it.
+_KIND_OF_LEVEL = {"plan": "county"}
+_LEVEL_OF_KIND = {"county": "plan", **{lv: lv for lv in _LEVEL_ORDER}}
+_SENTENCE = re.compile(r".+?(?:[。！？]|$)")
+
+
+def source_kind(names: tuple[str, ...] | list[str]) -> str:
+    """The first level of a reply's sources, as the payload names it: county, national,
+    jiangxi, ganzhou, elsewhere, news ("" when there are none)."""
+    levels = {source_level(n) for n in names}
+    first = next((lv for lv in _LEVEL_ORDER if lv in levels), "")
+    return _KIND_OF_LEVEL.get(first, first)
+
+
+def speech_payload(spoken: str, source_names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The custom message that follows an answer's text: its spoken form and source kind."""
+    return {"speech": spoken, "source_kind": source_kind(source_names)}
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A valid speech payload: the text to say, and the level of its sources."""
+
+    text: str
+    source_kind: str = ""
+
+    @classmethod
+    def from_payload(cls, payload: object) -> Speech | None:
+        """The payload's speech, or None when it is absent or not a usable one."""
+        if not isinstance(payload, dict):
+            return None
+        text, kind = payload.get("speech"), payload.get("source_kind")
+        if not isinstance(text, str) or not text.strip():
+            return None
+        return cls(text.strip(), kind if isinstance(kind, str) and kind in _LEVEL_OF_KIND else "")
+
+
+def _brief_of_kind(kind: str) -> str:
+    level = _LEVEL_OF_KIND.get(kind)
+    return say("utter_spoken_source_one", first=say(f"utter_spoken_who_{level}")) if level else ""
+
+
+def plan_for(text: str, speech: object = None, listener: Listener | None = None) -> Plan:
+    """What will be said for a reply text and the speech payload that may follow it.
+
+    With a valid payload (`speech_payload`) its text is said instead of the written
+    answer and next step: its first sentence, the source once and briefly (from the
+    reply's 来源 line as in `plan`, else from the payload's source_kind), the rest.
+    `Listener.shorter` and `Listener.sources` False leave the source out. Without one,
+    this is `plan(text, listener)`.
+    """
+    spoken = Speech.from_payload(speech)
+    if spoken is None:
+        return plan(text, listener)
+    listener = listener or Listener()
+    names = parse(text).sources
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(spoken.text) if m.group(0).strip()]
+    out: Plan = _pieces(sentences[0], PAUSE_LINE) if sentences else []
+    _end_section(out)
+    if listener.sources and not listener.shorter:
+        brief = brief_source(names) if names else _brief_of_kind(spoken.source_kind)
+        if brief:
+            out.append(Piece(brief, PAUSE_SECTION))
+    for sentence in sentences[1:]:
+        out.extend(_pieces(sentence, PAUSE_LINE))
+    if out:
+        out[-1] = Piece(out[-1].text, 0.0)
+    return out
+
+
 def full_sources(text: str) -> Plan:
     """The whole source list of a reply, one numbered item at a time ("来源是哪里")."""
     names = parse(text).sources
@@ -451,14 +533,17 @@ def render(pieces: Plan, *, rate: int | None = None, out: Path | None = None) ->
     return Rendered(target, seconds, cached=False)
 
 
-async def voice_note(text: str, listener: Listener | None = None, *, rate: int | None = None) -> Rendered | None:
+async def voice_note(
+    text: str, listener: Listener | None = None, *, rate: int | None = None, speech: object = None
+) -> Rendered | None:
     """The one voice note for a reply as this listener wants it (None if nothing to say).
 
-    `rate` is the person's base rate (settings' TTS_RATE when None); the listener may slow
-    it. Runs in a worker thread. Raises SpeechError when speech cannot be made.
+    `speech` is the payload that followed the reply's text, if any (`plan_for`). `rate` is
+    the person's base rate (settings' TTS_RATE when None); the listener may slow it. Runs
+    in a worker thread. Raises SpeechError when speech cannot be made.
     """
     listener = listener or Listener()
-    pieces = plan(text, listener)
+    pieces = plan_for(text, speech, listener)
     if not pieces:
         return None
     return await asyncio.to_thread(render, pieces, rate=listener.rate(rate))

@@ -34,6 +34,8 @@ def edit_entry(folder: Path, key: str, **changes: object) -> None:
     for raw in doc["entries"]:
         if raw["key"] == key:
             raw.update(changes)
+            for name in [k for k, v in changes.items() if v is None]:  # None removes the field
+                del raw[name]
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
@@ -73,3 +75,28 @@ def test_an_excerpt_not_in_the_fact_sheet_names_the_entries_citing_it(copy_of_kn
     sources.write_text(text, encoding="utf-8")
     with pytest.raises(KnowledgeError, match=r"excerpt not found verbatim.*cited by .*subsidies-amount"):
         base.load()
+
+
+def test_a_missing_spoken_text_names_the_entry(copy_of_knowledge: Path) -> None:
+    edit_entry(copy_of_knowledge, "subsidies-both", spoken=None)
+    with pytest.raises(KnowledgeError, match=r"m1-social-security.yml: subsidies-both: spoken is missing"):
+        base.load()
+
+
+def test_an_empty_spoken_text_names_the_entry(copy_of_knowledge: Path) -> None:
+    edit_entry(copy_of_knowledge, "subsidies-both", spoken="  ")
+    with pytest.raises(KnowledgeError, match=r"m1-social-security.yml: subsidies-both: spoken is missing"):
+        base.load()
+
+
+def test_an_over_long_spoken_text_names_the_entry(copy_of_knowledge: Path) -> None:
+    long = "可以同时领。" + "带上残疾人证，到户口所在的乡镇窗口申请。" * 3  # 6 + 3 × 20 characters
+    edit_entry(copy_of_knowledge, "subsidies-both", spoken=long)
+    with pytest.raises(
+        KnowledgeError,
+        match=rf"m1-social-security.yml: subsidies-both: spoken has 66 characters, at most {base.SPOKEN_MAX_CHARS}",
+    ):
+        base.load()
+    edit_entry(copy_of_knowledge, "subsidies-both", spoken=long[:60])  # the limit itself is allowed
+    base.load.cache_clear()
+    assert base.load().by_key["subsidies-both"].spoken == long[:60]

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge.base import COUNTY_CAVEAT, ENTRIES_DIR, MONEY_RE, Entry, KnowledgeBase, KnowledgeError, _entry
+from knowledge.base import (
+    COUNTY_CAVEAT,
+    ENTRIES_DIR,
+    MONEY_RE,
+    SPOKEN_MAX_CHARS,
+    Entry,
+    KnowledgeBase,
+    KnowledgeError,
+    _entry,
+)
 from knowledge.truth import (
     all_problems,
     claims,
@@ -22,6 +31,7 @@ from knowledge.truth import (
     next_step_problems,
     next_step_terms,
     period_problems,
+    spoken_problems,
 )
 
 
@@ -95,6 +105,58 @@ def test_figures_in_detail_and_next_step_are_checked_too(kb: KnowledgeBase) -> N
     entry = kb.by_key["two-subsidies"]
     assert entry_problems(dataclasses.replace(entry, detail=entry.detail + "惠及3333万人。"))
     assert entry_problems(dataclasses.replace(entry, next_step=entry.next_step + "拨打12385。"))
+
+
+# ───────────── spoken texts (the answer for the ear) ─────────────
+
+
+def test_every_entry_has_a_short_spoken_text_that_passes_the_checks(kb: KnowledgeBase) -> None:
+    for entry in kb.entries:
+        assert 0 < len(entry.spoken) <= SPOKEN_MAX_CHARS, entry.key
+        assert entry.spoken in entry.texts, entry.key
+    assert [p for e in kb.entries for p in spoken_problems(e)] == []
+    assert measures(kb)["max_spoken_chars"] <= SPOKEN_MAX_CHARS
+
+
+def test_a_spoken_number_not_in_the_sources_is_reported(kb: KnowledgeBase) -> None:
+    entry = kb.by_key["subsidies-amount"]
+    assert "80元" in entry.spoken and entry_problems(entry) == []
+    bad = dataclasses.replace(entry, spoken=entry.spoken.replace("80元", "999元"))
+    assert entry_problems(bad) == [f"{entry.file}: subsidies-amount: spoken: '999' is not in its sources"]
+    broken = dataclasses.replace(kb, entries=(bad, *[e for e in kb.entries if e is not entry]), by_key={})
+    assert all_problems(broken) == [f"{entry.file}: subsidies-amount: spoken: '999' is not in its sources"]
+    numeral = dataclasses.replace(entry, spoken="残疾人证有效期十五年。请说：转人工。")
+    assert entry_problems(numeral) == [f"{entry.file}: subsidies-amount: spoken: '十五年' is not in its sources"]
+
+
+def test_a_spoken_plan_without_its_years_is_reported(kb: KnowledgeBase) -> None:
+    entry = kb.by_key["dpf-reform"]
+    assert "2021到2025年的规划" in entry.spoken and period_problems(entry) == []
+    bad = dataclasses.replace(entry, spoken=entry.spoken.replace("2021到2025年的", ""))
+    problems = period_problems(bad)
+    assert len(problems) == 1 and "dpf-reform: names a plan without its years" in problems[0], problems
+
+
+def test_a_spoken_text_keeps_the_offer_of_a_person(kb: KnowledgeBase) -> None:
+    entry = kb.by_key["care-local"]
+    assert "转人工" in entry.next_step and spoken_problems(entry) == []
+    dropped = dataclasses.replace(entry, spoken="寻乌县的托养机构，我没有可靠的资料。")
+    assert spoken_problems(dropped) == [
+        f"{entry.file}: care-local: spoken drops the next step's offer of a person (转人工)"
+    ]
+    no_offer = kb.by_key["subsidies-both"]  # its next step offers no person: nothing to keep
+    assert "转人工" not in no_offer.next_step + no_offer.spoken and spoken_problems(no_offer) == []
+
+
+def test_an_amount_in_spoken_carries_its_own_hedge(kb: KnowledgeBase) -> None:
+    """The spoken text is heard alone: the written answer's hedge does not cover it."""
+    raw, file = raw_entry("subsidies-amount")
+    assert COUNTY_CAVEAT in raw["spoken"] and COUNTY_CAVEAT in raw["answer"]
+    unhedged = {**raw, "spoken": raw["spoken"].replace(COUNTY_CAVEAT, "")}
+    with pytest.raises(KnowledgeError, match=r"subsidies-amount: spoken: an amount needs as_of"):
+        _entry(unhedged, file, kb.sources, kb.ids)
+    national = {**unhedged, "spoken": "国家规定每人每月80元。请说：转人工。"}
+    assert _entry(national, file, kb.sources, kb.ids).spoken.startswith("国家规定")
 
 
 def test_amounts_carry_as_of_and_the_county_caveat(kb: KnowledgeBase) -> None:

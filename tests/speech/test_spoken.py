@@ -15,7 +15,7 @@ from common.texts import say
 from knowledge.base import load
 from speech import spoken
 from speech import voice_note as vn
-from speech.preview import TARGET_MAX_S, TARGET_MEDIAN_S, preview, reply_text
+from speech.preview import TARGET_MAX_S, TARGET_MEDIAN_S, percentile, preview, reply_text
 from speech.preview import main as preview_main
 from speech.spoken import Listener, Piece, Request
 
@@ -240,20 +240,101 @@ def test_voice_note_for_a_reply_and_nothing_to_say(data_dir: Path) -> None:
         spoken.render([])
 
 
+NURSING = "护理补贴给一级、二级需要长期照护的重度残疾人。带上残疾人证，到户口所在的乡镇窗口申请，家人可以代办。"
+
+
+def test_an_answer_with_its_speech_payload_says_the_spoken_text() -> None:
+    payload = spoken.speech_payload(NURSING, ["国务院国发〔2015〕52号文件", "规划第五部分（一）"])
+    assert payload == {"speech": NURSING, "source_kind": "county"}
+    plan = spoken.plan_for(ANSWER, payload)
+    said = spoken.spoken_text(plan)
+    # the spoken text instead of the written answer and next step
+    assert "国发" not in said and "https" not in said and "下一步" not in said
+    assert "重度残疾人护理补贴是" not in said and "转人工" not in said
+    # its first sentence, the source once and briefly (from the reply's 来源 line), the rest
+    assert texts(plan)[:2] == [
+        "护理补贴给一级、二级需要长期照护的重度残疾人。",
+        "这是寻乌县规划里写的，也是国家的规定。",
+    ]
+    assert plan[0].pause == spoken.PAUSE_SECTION and plan[1].pause == spoken.PAUSE_SECTION
+    assert said.endswith("家人可以代办。") and plan[-1].pause == 0.0
+    assert said.count("这是") == 1
+
+
+def test_the_listener_settings_apply_to_the_spoken_text() -> None:
+    payload = {"speech": NURSING, "source_kind": "jiangxi"}
+    full = spoken.spoken_text(spoken.plan_for(ANSWER, payload))
+    for listener in (Listener(shorter=True), Listener(sources=False)):
+        said = spoken.spoken_text(spoken.plan_for(ANSWER, payload, listener))
+        assert "这是" not in said and "护理补贴给" in said and "家人可以代办" in said
+        assert len(said) < len(full)
+    slower = spoken.plan_for(ANSWER, payload, Listener(slower=True))
+    assert texts(slower) == texts(spoken.plan_for(ANSWER, payload))  # slower changes the rate only
+
+
+def test_without_a_source_line_the_payloads_source_kind_is_said() -> None:
+    plain = "护理补贴的回答。"
+    assert texts(spoken.plan_for(plain, {"speech": NURSING, "source_kind": "jiangxi"}))[1] == "这是江西省的规定。"
+    assert texts(spoken.plan_for(plain, {"speech": NURSING, "source_kind": "county"}))[1] == "这是寻乌县规划里写的。"
+    unknown_kind = spoken.plan_for(plain, {"speech": NURSING, "source_kind": "mars"})
+    assert "这是" not in spoken.spoken_text(unknown_kind)
+    one_sentence = spoken.plan_for(plain, {"speech": "可以同时领", "source_kind": "national"})
+    assert texts(one_sentence) == ["可以同时领", "这是国家的规定。"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [None, {}, {"speech": ""}, {"speech": "   "}, {"speech": 3}, "护理补贴", ["speech"], {"text": NURSING}],
+)
+def test_a_missing_or_unusable_payload_speaks_the_written_reply(payload: object) -> None:
+    assert spoken.plan_for(ANSWER, payload) == spoken.plan(ANSWER)
+
+
+@pytest.mark.parametrize(
+    ("names", "kind"),
+    [
+        (["寻乌县规划解读“主要举措（一）”", "国务院国发〔2015〕52号文件"], "county"),
+        (["国务院国发〔2015〕52号文件", "江西政务服务网“助残服务专区”"], "national"),
+        (["江西政务服务网“助残服务专区”"], "jiangxi"),
+        (["南安市两项补贴办理指南（2022年）"], "elsewhere"),
+        ([], ""),
+    ],
+)
+def test_source_kind_of_the_payload(names: list[str], kind: str) -> None:
+    assert spoken.source_kind(names) == kind
+
+
+def test_voice_note_with_a_payload_is_shorter_than_the_written_reply(data_dir: Path) -> None:
+    written = asyncio.run(spoken.voice_note(ANSWER))
+    heard = asyncio.run(spoken.voice_note(ANSWER, speech={"speech": NURSING, "source_kind": "county"}))
+    assert written is not None and heard is not None
+    assert heard.path != written.path and 10 < heard.seconds < written.seconds
+
+
 def test_preview_of_one_entry(capsys: pytest.CaptureFixture[str]) -> None:
     kb = load()
-    entry = kb.entries[0]
+    entry = kb.by_key["nursing-subsidy"]
     p = preview(entry)
     assert p.key == entry.key and p.seconds > 2
-    assert "下一步" in p.spoken and "来源" not in p.spoken
+    assert p.spoken.startswith(entry.spoken.split("。")[0]) and "来源" not in p.spoken
+    assert "下一步" not in p.spoken and "这是" in p.spoken
+    written = preview(entry, written=True)  # the written answer and next step, read out
+    assert "下一步" in written.spoken and written.seconds > p.seconds
     preview_main([entry.key])
     out = capsys.readouterr().out
-    assert out.startswith(f"{entry.key}\t") and "median" in out
+    assert out.startswith(f"{entry.key}\t") and "median" in out and "p90" in out
     assert reply_text(entry).startswith(entry.answer)
 
 
+def test_percentile_is_the_nearest_rank() -> None:
+    assert percentile([5.0, 1.0, 3.0, 2.0, 4.0], 90) == 5.0
+    assert percentile([float(i) for i in range(1, 11)], 90) == 9.0
+    assert percentile([7.0], 90) == 7.0
+
+
 def test_every_entry_is_spoken_within_the_targets() -> None:
-    """Reads the entries as they are now (knowledge/entries), renders each with the real voice."""
+    """Reads the entries as they are now (knowledge/entries): each first reply with its
+    spoken text, as the resident hears it, rendered with the real voice at the default rate."""
     results = [preview(e) for e in load().entries]
     over = {p.key: p.seconds for p in results if p.seconds > TARGET_MAX_S}
     median = statistics.median(p.seconds for p in results)
