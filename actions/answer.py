@@ -1,9 +1,12 @@
-"""Policy answers: built from a knowledge entry, said with its source and the next step.
+"""Policy answers: built from a knowledge entry, said with its next step and its source.
 
-The NLU (knowledge/nlu.py) has already ranked the entries and decided what to do; this
-action carries it out: answer, offer numbered choices, follow a follow-up question on the
-topic just answered, or say honestly that it does not know and offer staff. Every reply
-sets `answer_sources` to the knowledge IDs it used, best first.
+The understanding step (knowledge/understanding.py, through knowledge/nlu.py) has read the
+message in the light of the conversation and decided what to do; this action carries it
+out: answer (the answer, the next step, the source; and, for the ear, the entry's spoken
+text as a custom message the bridge speaks), offer numbered options (only IDs that are
+plausible readings), or say honestly that it does not know and offer a person. "都不是" and
+"I don't know" end in the same offer, and 1 / 对 / 好 / 一 accepts it. A menu survives one
+side question. Every reply sets `answer_sources` to the knowledge IDs it used, best first.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.pending import HANDLERS
 from common.choices import digit_choice, numbered
 from knowledge.base import Entry, load
-from knowledge.lexical import LexicalIndex
 from tickets.fields import MAX_TEXT
 
 logger = logging.getLogger(__name__)
 
-CLARIFY_OPTIONS = 3
+# Other places of Ganzhou and nearby provinces a resident may ask about: the knowledge covers 寻乌.
+ELSEWHERE = re.compile(
+    r"会昌|安远|定南|龙南|全南|信丰|大余|上犹|崇义|兴国|于都|宁都|石城|瑞金|南康|赣县|章贡|"
+    r"广东|福建|深圳|东莞|广州|梅州|平远|龙川|武平|上海|浙江"
+)
 
 
 def digit_buttons(n: int, start: int = 1) -> list[dict[str, str]]:
@@ -38,7 +44,8 @@ def anonymise(text: str) -> str:
     return re.sub(r"(我叫|我是|名字叫)[\u4e00-\u9fff]{1,3}", r"\1〔姓名〕", text)
 
 
-def _log_question(tracker: Tracker, decision: str, sources: list[str]) -> None:
+def log_question(tracker: Tracker, decision: str, sources: list[str]) -> None:
+    """One row of the staff report (tickets/questions.py); never breaks a reply."""
     try:
         from tickets.store import default_store
 
@@ -49,30 +56,30 @@ def _log_question(tracker: Tracker, decision: str, sources: list[str]) -> None:
 
 
 def say_entry(dispatcher: CollectingDispatcher, entry: Entry, with_detail: bool = False) -> None:
+    """The answer, the next step and the source; then, for a first answer, its spoken form."""
+    from speech.spoken import speech_payload
+
     answer = entry.answer + (f"\n{entry.detail}" if with_detail and entry.detail else "")
     dispatcher.utter_message(response="utter_answer", answer=answer, cite=entry.cite, next_step=entry.next_step)
+    if not with_detail and entry.spoken:
+        dispatcher.utter_message(json_message=speech_payload(entry.spoken, [s.cite for s in entry.sources]))
 
 
-def answered(entry: Entry) -> list[EventType]:
-    return [SlotSet("answer_sources", [entry.id]), SlotSet("topic", entry.key), SlotSet("pending", None)]
+def offer_person(dispatcher: CollectingDispatcher, response: str, question: str) -> list[EventType]:
+    """ "I don't know" / "none of these": the honest offer of a person (1 or 对 accepts)."""
+    dispatcher.utter_message(response=response, buttons=digit_buttons(2))
+    return [SlotSet("pending", {"type": "offer_staff", "question": question[:MAX_TEXT]})]
 
 
-# A follow-up whose words match no family entry this well ("还有呢", "详细一点") asks for more
-# about the topic itself.
-FOLLOWUP_MIN_COVERAGE = 0.5
-
-
-def best_in_family(text: str, family: list[Entry]) -> Entry:
-    """The family entry whose examples cover the follow-up's words best; the topic itself
-    (family[0]) when none covers them well."""
-    index = LexicalIndex([[e.title, *e.examples] for e in family])
-    scores = index.scores(text)
-    best = max(range(len(family)), key=lambda i: (scores[i], -i))
-    return family[best] if scores[best] >= FOLLOWUP_MIN_COVERAGE else family[0]
+def _surviving_menu(pending: Any) -> dict | None:
+    """A menu outlives one side question: the options stay answerable for one more turn."""
+    if isinstance(pending, dict) and pending.get("type") == "clarify" and not pending.get("side"):
+        return {**pending, "side": True}
+    return None
 
 
 class ActionAnswer(Action):
-    """Answers ask_policy / ask_followup / choose / affirm / deny from the knowledge."""
+    """Answers ask_policy / choose / affirm / deny / out_of_scope from the reading."""
 
     def name(self) -> str:
         return "action_answer"
@@ -83,34 +90,29 @@ class ActionAnswer(Action):
         intent = (message.get("intent") or {}).get("name")
         text = message.get("text") or ""
         pending = tracker.get_slot("pending")
-        knowledge = message.get("knowledge") or {}
+        reading = message.get("knowledge") or {}
 
         if intent in ("choose", "affirm", "deny"):
-            if pending:
+            if isinstance(pending, dict) and pending.get("type"):
                 return self._resolve_pending(dispatcher, tracker, pending, intent, text)
-            dispatcher.utter_message(response="utter_choice_expired")
+            dispatcher.utter_message(response="utter_choice_expired" if intent == "choose" else "utter_offer_declined")
             return [SlotSet("answer_sources", [])]
 
-        if intent == "ask_followup":
-            topic = tracker.get_slot("topic")
-            if topic in kb.by_key:
-                entry = best_in_family(text, kb.topic_family(kb.by_key[topic]))
-                say_entry(dispatcher, entry, with_detail=entry.key == topic)
-                _log_question(tracker, "followup", [entry.id])
-                return answered(entry)
-            if knowledge.get("decision") != "answer":
-                dispatcher.utter_message(response="utter_followup_no_topic")
-                return [SlotSet("answer_sources", [])]
-
-        decision = knowledge.get("decision", "unknown")
-        ranking = [r for r in knowledge.get("ranking", []) if r.get("key") in kb.by_key]
+        if ELSEWHERE.search(text) and intent != "out_of_scope":
+            dispatcher.utter_message(response="utter_only_xunwu")
+        decision = reading.get("decision") or ("out_of_scope" if intent == "out_of_scope" else "unknown")
+        ranking = [r for r in reading.get("ranking", []) if r.get("key") in kb.by_key]
         if decision == "answer" and ranking:
             entry = kb.by_key[ranking[0]["key"]]
-            say_entry(dispatcher, entry)
-            _log_question(tracker, "answer", [entry.id])
-            return answered(entry)
-        if decision == "clarify" and len(ranking) >= 2:
-            options = list(dict.fromkeys(r["key"] for r in ranking))[:CLARIFY_OPTIONS]
+            say_entry(dispatcher, entry, with_detail=entry.key == tracker.get_slot("topic") and reading.get("followup"))
+            log_question(tracker, "answer", [entry.id])
+            return [
+                SlotSet("answer_sources", [entry.id]),
+                SlotSet("topic", entry.key),
+                SlotSet("pending", _surviving_menu(pending)),
+            ]
+        options = [k for k in reading.get("options", []) if k in kb.by_key]
+        if decision == "clarify" and len(options) >= 2:
             entries = [kb.by_key[k] for k in options]
             dispatcher.utter_message(
                 response="utter_clarify",
@@ -118,23 +120,19 @@ class ActionAnswer(Action):
                 buttons=digit_buttons(len(entries) + 1),
             )
             ids = list(dict.fromkeys(e.id for e in entries))
-            _log_question(tracker, "clarify", ids)
+            log_question(tracker, "clarify", ids)
             # A follow-up instead of a digit ("要去哪里申请") is taken as about the first option.
             return [
                 SlotSet("answer_sources", ids),
                 SlotSet("topic", options[0]),
-                SlotSet("pending", {"type": "clarify", "options": options}),
+                SlotSet("pending", {"type": "clarify", "options": options, "ids": ids, "question": text[:MAX_TEXT]}),
             ]
         if decision == "out_of_scope" or intent == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
-            _log_question(tracker, "out_of_scope", [])
-            return [SlotSet("answer_sources", []), SlotSet("pending", None)]
-        dispatcher.utter_message(response="utter_unknown", buttons=digit_buttons(2))
-        _log_question(tracker, "unknown", [])
-        return [
-            SlotSet("answer_sources", []),
-            SlotSet("pending", {"type": "offer_staff", "question": text[:MAX_TEXT]}),
-        ]
+            log_question(tracker, "out_of_scope", [])
+            return [SlotSet("answer_sources", []), SlotSet("pending", _surviving_menu(pending))]
+        log_question(tracker, "unknown", [])
+        return [SlotSet("answer_sources", []), *offer_person(dispatcher, "utter_unknown", text)]
 
     def _resolve_pending(
         self,
@@ -157,16 +155,21 @@ class ActionAnswer(Action):
                     SlotSet("description", pending.get("question") or None),
                     FollowupAction("action_start_help"),
                 ]
-            dispatcher.utter_message(response="utter_offer_declined")
-            return [SlotSet("answer_sources", []), SlotSet("pending", None)]
+            if intent == "deny" or choice == 2:
+                dispatcher.utter_message(response="utter_offer_declined")
+                return [SlotSet("answer_sources", []), SlotSet("pending", None)]
+            dispatcher.utter_message(response="utter_reply_one_or_two", buttons=digit_buttons(2))
+            return [SlotSet("answer_sources", [])]
         options = [k for k in pending.get("options", []) if k in kb.by_key]
         if choice is not None and 1 <= choice <= len(options):
             entry = kb.by_key[options[choice - 1]]
             say_entry(dispatcher, entry)
-            return answered(entry)
+            log_question(tracker, "chosen", [entry.id])
+            return [SlotSet("answer_sources", [entry.id]), SlotSet("topic", entry.key), SlotSet("pending", None)]
         if choice == len(options) + 1 or intent == "deny":
-            dispatcher.utter_message(response="utter_clarify_none")
-            return [SlotSet("answer_sources", []), SlotSet("pending", None)]
+            log_question(tracker, "none_fits", [])
+            question = str(pending.get("question") or text)
+            return [SlotSet("answer_sources", []), *offer_person(dispatcher, "utter_clarify_none", question)]
         dispatcher.utter_message(response="utter_choice_expired")
         return [SlotSet("answer_sources", []), SlotSet("pending", None)]
 

@@ -70,14 +70,15 @@ class ActionStartNote(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         pending = tracker.get_slot("pending") or {}
         if pending.get("type") == "urgent_details":  # where they are, a phone…: straight onto the urgent ticket
-            return _add_urgent_details(dispatcher, tracker, str(pending.get("ticket") or ""))
+            added = add_urgent_details(dispatcher, tracker, str(pending.get("ticket") or ""))
+            return [*added, FollowupAction("action_listen")]
         if _open_ticket(tracker.sender_id) is None:
             dispatcher.utter_message(response="utter_note_no_ticket")
-            return [SlotSet("answer_sources", [])]
+            return [SlotSet("answer_sources", []), FollowupAction("action_listen")]
         return [SlotSet("note", None), SlotSet("answer_sources", []), FollowupAction("note_form")]
 
 
-def _add_urgent_details(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> list[EventType]:
+def add_urgent_details(dispatcher: CollectingDispatcher, tracker: Tracker, number: str) -> list[EventType]:
     """What a resident says right after the urgent reply goes onto the urgent ticket."""
     from tickets.store import default_store
 

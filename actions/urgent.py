@@ -16,6 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.pending import handles
 from knowledge import danger
 from knowledge.base import load_emergency
 from tickets.fields import MAX_TEXT
@@ -91,3 +92,13 @@ class ActionUrgent(Action):
             SlotSet("urgent_ticket", ticket.number),
             SlotSet("pending", {"type": "urgent_details", "ticket": ticket.number}),
         ]
+
+
+@handles("urgent_details")
+def _short_reply_after_urgent(
+    dispatcher: CollectingDispatcher, tracker: Tracker, pending: dict[str, Any], intent: str, choice: int | None
+) -> list[EventType]:
+    """ "好" / "嗯" / a digit right after the urgent reply: added to the urgent ticket too."""
+    from actions.status import add_urgent_details
+
+    return add_urgent_details(dispatcher, tracker, str(pending.get("ticket") or ""))

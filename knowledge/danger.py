@@ -127,8 +127,6 @@ KINDS: dict[str, tuple[str, ...]] = {
         "摔了",
         "跌倒",
         "跌了",
-        "起不来",
-        "爬不起来",
         "骨折",
         "烫伤",
         "烧伤",
@@ -161,6 +159,10 @@ KINDS: dict[str, tuple[str, ...]] = {
     ),
     "flood": (
         "进水",
+        "水已经",
+        "到膝盖",
+        "到腰",
+        "进屋了",
         "淹",
         "涨水",
         "发大水",
@@ -279,6 +281,16 @@ STRONG: frozenset[str] = frozenset(
         "几天没吃",
     }
 )
+# A fall that keeps someone down ("摔倒了起不来"); "起不来" alone is also how people describe
+# a bad knee when they ask for a handrail.
+FALL = re.compile(r"(?:摔|跌|倒|滑).{0,8}(?:起不来|爬不起来|动不了|不能动)")
+# Talk of ending one's life counts whatever else the message says, a past included.
+CRISIS_STRONG = frozenset(
+    (
+        "不想活 活不下去 想死 寻死 自杀 轻生 跳楼 跳河 喝农药 吃农药 安眠药 割腕 上吊 一了百了 "
+        "活够了 不活了 死了算了 结束生命 撑不下去"
+    ).split()
+)
 # Words that put what follows in the past ("我爸三年前摔断了腿"): a weak danger word then
 # probably tells a story, not an emergency.
 PAST = re.compile(r"以前|之前|前年|去年|年前|那年|小时候|多年|几年前|曾经|当年|早年|出生|生下来|从小|后来")
@@ -302,6 +314,7 @@ class Danger:
     kinds: tuple[str, ...]
     strong: bool
     past: bool
+    crisis: bool = False  # talk of ending one's life
 
     @property
     def any(self) -> bool:
@@ -310,9 +323,14 @@ class Danger:
 
 def find(text: str) -> Danger:
     """The danger kinds named in `text` (simplified Chinese; see knowledge.lexical.normalise)."""
-    kinds = tuple(kind for kind, words in KINDS.items() if any(w in text for w in words))
-    strong = any(w in text for w in STRONG)
-    return Danger(kinds, strong, bool(PAST.search(text)))
+    kinds = [kind for kind, words in KINDS.items() if any(w in text for w in words)]
+    if FALL.search(text) and "medical" not in kinds:
+        kinds.append("medical")
+    crisis = any(w in text for w in CRISIS_STRONG)
+    if crisis and "crisis" not in kinds:
+        kinds.insert(0, "crisis")
+    strong = crisis or any(w in text for w in STRONG)
+    return Danger(tuple(kinds), strong, bool(PAST.search(text)), crisis)
 
 
 def line_keys(kinds: tuple[str, ...] | list[str]) -> list[str]:

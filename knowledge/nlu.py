@@ -111,7 +111,9 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
             return
         context = Context.from_metadata(message.get("metadata"))
         reading = self._read(message.get(TEXT) or "", context)
-        message.set(INTENT, {"name": reading.intent, "confidence": round(float(reading.confidence), 4)}, add_to_output=True)
+        message.set(
+            INTENT, {"name": reading.intent, "confidence": round(float(reading.confidence), 4)}, add_to_output=True
+        )
         message.set(KNOWLEDGE_KEY, reading.as_dict(), add_to_output=True)
 
     def _read(self, text: str, context: Context) -> Reading:

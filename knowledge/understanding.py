@@ -65,6 +65,8 @@ NO = frozenset(
     "不 不是 不用 不用了 不要 不要了 不需要 不必 没有 冇 唔使 不对 都不是 都不对 没有对的 冇一个对 一个都不是 没一个对 "
     "不是这个 不是这些 都不是的 以上都不是 不是的 算了吧 不了 不用谢 no".split()
 )
+# "None of these" with a menu on the screen ("4 都不对啊", "冇得一个对的", "都不是我要的").
+NONE_FITS = re.compile(r"都不|一个都|没有?一个|冇得?一个|没得一个|都没|不是我要|不是我想|没有对|冇对|都错|不对")
 CANCEL = frozenset("算了 不办了 不弄了 取消 不要办了 不问了 算了算了 我不办了 不申请了 退出 停止".split())
 _PUNCT = re.compile(r"[\s\W_]+")
 _WORDY = re.compile(r"[^\W\d_]")
@@ -78,8 +80,8 @@ class Params:
     clarify_second: float = 0.1  # a second ID this likely is a plausible reading: offer options
     clarify_cover: float = 0.35  # …and the options together must be this likely
     option: float = 0.08  # an option below this is not offered
-    urgent: float = 0.4  # urgent wins at this probability, whatever is likelier
-    urgent_with_word: float = 0.12  # …and at this one when a danger word is present
+    urgent: float = 0.5  # urgent wins at this probability, whatever is likelier
+    urgent_with_word: float = 0.3  # …and at this one when a danger word is present
     context_mix: float = 0.3  # weight of "topic title + message" in a follow-up's ranking
     chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
     alpha: float = 1e-5  # L2 penalty of the logistic regressions (SGD, log loss)
@@ -160,6 +162,11 @@ def short_reply(text: str, context: Context) -> str | None:
         return None
     if digit_choice(text) is not None:
         return "choose"
+    if context.pending.get("type") == "clarify" and len(s) <= 12 and NONE_FITS.search(s):
+        return "deny"
+    lead = re.match(r"\s*([0-9０-９])\s*(\S{0,6})$", text)
+    if lead and digit_choice(lead.group(1)) is not None and not re.search(r"\d", lead.group(2)):
+        return "choose"  # "2 这个", "3 都不是"
     if s in YES:
         return "affirm"
     if s in NO:
@@ -176,12 +183,20 @@ class _Linear:
         self.intercept = intercept.astype(np.float32)
 
     @classmethod
-    def fit(cls, x: Any, y: Sequence[str], params: Params) -> _Linear:
+    def fit(cls, x: Any, y: Sequence[str], params: Params, balanced: bool = False) -> _Linear:
         """Logistic regression by stochastic gradient descent: seconds, where lbfgs took minutes
-        on 2 cores for the same ranking (bench/eval/2026-12/README.md)."""
+        on 2 cores for the same ranking. `balanced`: every class weighs the same in all (the
+        kind model: a hundred danger examples against thousands of policy questions)."""
         from sklearn.linear_model import SGDClassifier
 
-        model = SGDClassifier(loss="log_loss", alpha=params.alpha, max_iter=int(params.epochs), tol=None, random_state=0)
+        model = SGDClassifier(
+            loss="log_loss",
+            alpha=params.alpha,
+            max_iter=int(params.epochs),
+            tol=None,
+            random_state=0,
+            class_weight="balanced" if balanced else None,
+        )
         model.fit(x, list(y))
         return cls(list(model.classes_), np.asarray(model.coef_), np.asarray(model.intercept_))
 
@@ -251,7 +266,7 @@ class Understanding:
             embed,
             params,
             ngrams,
-            kind=_Linear.fit(_joined(vectors, grams, params.embedding_weight), kinds, params),
+            kind=_Linear.fit(_joined(vectors, grams, params.embedding_weight), kinds, params, balanced=True),
             entry_emb=_Linear.fit(vectors[:n], entry_keys, params),
             entry_ngram=_Linear.fit(grams[:n], entry_keys, params),
         )
@@ -294,18 +309,33 @@ class Understanding:
         short = short_reply(text, context)
         if short is not None:
             return Reading(short, 1.0)
+        reading = self._read(text, context)
+        if (context.pending or {}).get("type") == "urgent_details" and self._details(reading):
+            # right after the urgent reply, what they say (where, who, a phone) goes to the urgent ticket
+            return Reading("add_to_ticket", 1.0, kinds=reading.kinds, danger=reading.danger)
+        return reading
+
+    @staticmethod
+    def _details(reading: Reading) -> bool:
+        """Is this what a person in danger says next (where, who, a phone), not a new request?"""
+        if reading.intent == POLICY:
+            return reading.decision not in ("answer", "clarify")
+        return reading.intent in ("add_to_ticket", "out_of_scope", FALLBACK, "affirm", "deny", "choose")
+
+    def _read(self, text: str, context: Context) -> Reading:
         if not _WORDY.search(text):
             # digits and signs only: a choice with nothing to choose from, or a number typed outside a form
             return Reading("choose" if digit_choice(text) is not None else FALLBACK, 1.0)
         folded = normalise(text).replace(" ", "")
         vector = self.embed([text])
         grams = self.ngrams.transform([text])
-        kinds = dict(zip(self.kind.classes, self.kind.proba(_joined(vector, grams, self.params.embedding_weight))[0]))
+        probs = self.kind.proba(_joined(vector, grams, self.params.embedding_weight))[0]
+        kinds = dict(zip(self.kind.classes, probs, strict=True))
         found = danger.find(folded)
         kinds_top = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
         if self._urgent(kinds.get("urgent", 0.0), found):
             return Reading("urgent", kinds.get("urgent", 0.0), danger=found.kinds or ("unknown",), kinds=kinds_top)
-        intent = max(kinds, key=kinds.__getitem__)
+        intent = max((k for k in kinds if k != "urgent"), key=kinds.__getitem__)
         if intent in SHORT_ANSWERS | {"cancel"} and context.pending is None and len(squash(text)) > 4:
             intent = POLICY  # a sentence is not a bare yes, no or digit
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope":
@@ -315,18 +345,28 @@ class Understanding:
             return reading
         if intent in CHITCHAT and reading.decision == "answer" and reading.ids[0][1] >= self.params.chitchat_answer:
             return reading  # "你好，我想问护理补贴怎么申请"
+        if intent == "out_of_scope" and reading.followup and reading.decision == "answer":
+            return reading  # "贷款呢" right after a jobs answer is about the jobs answer
         # out_of_scope, or small talk: keep the ranking for the report and for follow-ups
-        return Reading(intent, kinds[intent], "out_of_scope" if intent == "out_of_scope" else None,
-                       reading.ranking, reading.ids, kinds=kinds_top)
+        return Reading(
+            intent,
+            kinds[intent],
+            "out_of_scope" if intent == "out_of_scope" else None,
+            reading.ranking,
+            reading.ids,
+            kinds=kinds_top,
+        )
 
     def _urgent(self, p: float, found: danger.Danger) -> bool:
-        if p >= self.params.urgent:
+        if p >= self.params.urgent or found.crisis:
             return True
         if found.strong and not found.past:
             return True
         return found.any and not found.past and p >= self.params.urgent_with_word
 
-    def entry_probabilities(self, texts: Sequence[str], vectors: np.ndarray | None = None, grams: Any = None) -> np.ndarray:
+    def entry_probabilities(
+        self, texts: Sequence[str], vectors: np.ndarray | None = None, grams: Any = None
+    ) -> np.ndarray:
         """P(entry | text) for each text: the geometric mean of the two entry models."""
         vectors = self.embed(list(texts)) if vectors is None else vectors
         grams = self.ngrams.transform(list(texts)) if grams is None else grams
@@ -351,7 +391,9 @@ class Understanding:
         decision, options = self._decide(ids, ranking)
         return Reading(POLICY, ids[0][1], decision, ranking, ids, options, followup=followup, kinds=kinds)
 
-    def _decide(self, ids: tuple[tuple[str, float], ...], ranking: tuple[Candidate, ...]) -> tuple[str, tuple[str, ...]]:
+    def _decide(
+        self, ids: tuple[tuple[str, float], ...], ranking: tuple[Candidate, ...]
+    ) -> tuple[str, tuple[str, ...]]:
         pr = self.params
         (_, p1), (_, p2) = ids[0], ids[1]
         if p1 >= pr.answer:

@@ -37,6 +37,7 @@ from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from common.config import settings_or_exit
+from rasa_addons import context
 
 RECENT_TURNS = 10  # user turns of events the action server receives
 RASA_VALIDATE = RemoteAction._validate_action_result  # Rasa's own methods, kept for uninstall()
@@ -91,12 +92,14 @@ def install() -> None:
     """Use both fixes in this process (idempotent)."""
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
+    context.install()  # the understanding step reads the dialogue state (rasa_addons/context.py)
 
 
 def uninstall() -> None:
     """Back to Rasa's own methods (for tests)."""
     RemoteAction._validate_action_result = RASA_VALIDATE  # type: ignore[method-assign]
     RemoteAction._action_call_format = RASA_CALL_FORMAT  # type: ignore[method-assign]
+    context.uninstall()
 
 
 def main() -> None:
