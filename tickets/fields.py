@@ -105,6 +105,11 @@ _LANDLINE = re.compile(r"(?<!\d)(?:86)?0797(\d{7,8})(?!\d)")
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-－—]+(?=\d)")
 
 
+def spoken_digit_runs(text: str, replacement: str) -> str:
+    """`text` with every run of digits said in Chinese numerals replaced (for anonymising)."""
+    return _DIGIT_RUN.sub(lambda m: replacement if any(ch in _SPOKEN_DIGITS for ch in m.group(0)) else m.group(0), text)
+
+
 def _spoken_to_digits(text: str) -> str:
     """Runs of digits said in Chinese ("一三八…", "幺三八…") written as digits; other text unchanged."""
     return _DIGIT_RUN.sub(lambda m: "".join(_SPOKEN_DIGITS.get(ch, ch) for ch in m.group(0)), text)

@@ -129,6 +129,8 @@ questions = Table(
     Column("decision", String(16), nullable=False),
     Column("sources", String(256), nullable=False, default=""),
     Column("text", Text, nullable=False),
+    # The knowledge entry answered (its key), when the logger gave one.
+    Column("entry", String(64), nullable=False, default=""),
 )
 
 

@@ -159,4 +159,4 @@ async def test_open_ticket_history_reopen_and_report(start: Start) -> None:
     assert width > 400 and height > 300
     assert "居民一共问了2个问题" in photo.params["caption"]
     assert "没能回答的问题" in summary
-    assert "社会保障（m1）：1个" in summary and "13812345678" not in summary and "138****5678" in summary
+    assert "社会保障（m1）：1个" in summary and "13812345678" not in summary and "电话〔号码〕的那个补贴" in summary
