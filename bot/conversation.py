@@ -131,10 +131,13 @@ def _date(ticket: Ticket) -> str:
 
 
 async def _own_open(context: Context, update: Update, number: str | None = None) -> list[Ticket]:
-    """The resident's open tickets (or the one numbered `number`, if theirs and open)."""
+    """The resident's most recent open tickets (or the one numbered `number`, if theirs and open)."""
+    store = context.bridge.store
     sender = sender_id(update.effective_chat.id, update.effective_user.id)
-    mine = await asyncio.to_thread(context.bridge.store.open_for_sender, sender, MAX_CHOICES)
-    return [t for t in mine if t.number == number] if number else mine
+    if number:
+        ticket = await asyncio.to_thread(store.find_for_sender, number, sender)
+        return [ticket] if ticket is not None and ticket.is_open else []
+    return await asyncio.to_thread(store.open_for_sender, sender, MAX_CHOICES)
 
 
 async def _ask_which(update: Update, context: Context, item: Item, tickets: list[Ticket]) -> None:
