@@ -152,9 +152,12 @@ class ActionStartNote(Action):
         return "action_start_note"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        # rules.yml goes on after this action (wait_for_user_input: false): unless the note
+        # form follows, the assistant listens next.
+        listen = FollowupAction("action_listen")
         pending = tracker.get_slot("pending") or {}
         if pending.get("type") == "urgent_details":  # where they are, a phone…: straight onto the urgent ticket
-            return _add_urgent_details(dispatcher, tracker, str(pending.get("ticket") or ""))
+            return [*_add_urgent_details(dispatcher, tracker, str(pending.get("ticket") or "")), listen]
         text = tracker.latest_message.get("text") or ""
         targets = open_tickets(tracker.sender_id)
         named = find_number(fold(text))
@@ -162,17 +165,17 @@ class ActionStartNote(Action):
             own = _store().find_for_sender(named, tracker.sender_id)
             if own is None:
                 dispatcher.utter_message(response="utter_note_not_found", ticket=named)
-                return [SlotSet("answer_sources", [])]
+                return [SlotSet("answer_sources", []), listen]
             if not own.is_open:
                 dispatcher.utter_message(response="utter_note_ticket_closed", ticket=named)
-                return [SlotSet("answer_sources", [])]
+                return [SlotSet("answer_sources", []), listen]
             targets = [own]
         if not targets:
             dispatcher.utter_message(response="utter_note_no_ticket")
-            return [SlotSet("answer_sources", [])]
+            return [SlotSet("answer_sources", []), listen]
         content = note_content(text)
         if content:
-            return add_or_ask(dispatcher, tracker, content, targets)
+            return [*add_or_ask(dispatcher, tracker, content, targets), listen]
         target = targets[0].number if len(targets) == 1 else None
         return [
             SlotSet("note", None),

@@ -134,7 +134,7 @@ async def test_start_note_needs_an_open_ticket(
     dispatcher = CollectingDispatcher()
     note = load_tracker("ticket_status", text="我还要补充", intent="add_to_ticket")
     events = await ActionStartNote().run(dispatcher, note, domain)
-    assert events == [SlotSet("answer_sources", [])]
+    assert events == [SlotSet("answer_sources", []), FollowupAction("action_listen")]
     assert dispatcher.messages == [expect("utter_note_no_ticket")]
 
     ticket = open_ticket(store)

@@ -57,7 +57,7 @@ def staff_message(h: Harness, me: int) -> JSON:
 
 
 async def test_a_resident_replies_to_staff_and_answers_a_question(rasa: Services, start: Start) -> None:
-    h = await start()
+    h = await start(RATE_LIMIT_PER_MINUTE="200")  # a long conversation in seconds
     me = new_person()
     ticket = await file_request(h, me)
     card = h.card(ticket)
@@ -92,7 +92,7 @@ async def test_a_resident_replies_to_staff_and_answers_a_question(rasa: Services
 
 
 async def test_adding_with_one_and_with_two_open_tickets(rasa: Services, start: Start) -> None:
-    h = await start()
+    h = await start(RATE_LIMIT_PER_MINUTE="200")  # a long conversation in seconds
     me = new_person()
     first = await file_request(h, me)
     mark = h.api.mark()
@@ -129,7 +129,7 @@ async def test_adding_with_one_and_with_two_open_tickets(rasa: Services, start: 
 
 
 async def test_the_form_for_elderly_people(rasa: Services, start: Start) -> None:
-    h = await start()
+    h = await start(RATE_LIMIT_PER_MINUTE="200")  # a long conversation in seconds
     me = new_person()
 
     async def answer(text: str) -> list[str]:
@@ -152,13 +152,14 @@ async def test_the_form_for_elderly_people(rasa: Services, start: Start) -> None
     assert "2 电话：" + say("utter_confirm_no_phone") in summary
     (created,) = await answer("零")
     ticket = h.store.get(NUMBER.search(created).group(0))
-    assert (ticket.contact_name, ticket.phone, ticket.township, ticket.description) == ("陈伯", "", "罗珊乡", "补贴好几个月没发")
+    stored = (ticket.contact_name, ticket.phone, ticket.township, ticket.description)
+    assert stored == ("陈伯", "", "罗珊乡", "补贴好几个月没发")
     await h.deliver()
     assert "电话：" + say("utter_staff_phone_in_chat") in h.card(ticket)["text"]
 
 
 async def test_a_voice_message_is_passed_on_with_yi(rasa: Services, start: Start) -> None:
-    h = await start()
+    h = await start(RATE_LIMIT_PER_MINUTE="200")  # a long conversation in seconds
     me = new_person()
     ticket = await file_request(h, me)
     voice = {"file_id": "voice-e2e", "file_unique_id": "v-e2e", "duration": 3, "mime_type": "audio/ogg"}
