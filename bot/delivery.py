@@ -276,7 +276,7 @@ class Deliverer:
         text = say(name, ticket=ticket.number, text=row.payload.get("text", ""))
         await self._to_resident(row, ticket, text, "delivered_to_resident")
         # The resident's next message is about this: an answer (to a question) goes back to
-        # the card; after a plain reply it is offered to staff (bot/resident.py).
+        # the card; after a plain reply it is offered to staff (bot/conversation.py).
         target = parse_sender(ticket.sender_id)
         if target is not None:
             expect_from_resident(self.app, target[1], ticket.number, question)

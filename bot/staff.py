@@ -2,7 +2,7 @@
 
 A reply to a card (or to a resident's message under it, which names the ticket) reaches the
 resident. A reply that ends in ？, or one to the prompt the 追问 button posts, is a question:
-the ticket waits for the resident, whose answer comes back under the card (bot/resident.py).
+the ticket waits for the resident, whose answer comes back under the card (bot/conversation.py).
 
 Only users in STAFF_USER_IDS may act; anyone else is refused politely and logged, and
 nothing changes. Every state change goes through tickets.store, which queues the card
