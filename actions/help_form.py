@@ -1,8 +1,13 @@
 """The help-request form: who, phone, 乡镇, what kind, what happened, then confirm.
 
 Every question with choices can be answered with a digit; "算了" cancels at any point
-(rules.yml); at the confirm step a digit 1–5 re-asks that field. The ticket is stored
-(tickets/store.py) before the resident hears its number.
+(rules.yml); at the confirm step 0 (零, 〇, 好, 对, 提交, "好的 提交"…) submits and a digit
+1–5 re-asks that field. A phone may be said in Chinese numerals (一三八…, 幺) or inside a
+sentence; on Telegram it may be left out (staff answer in the chat, and the card says so).
+A question given as the name is answered when the knowledge can, and the name asked again.
+Someone who already has an open request is asked first whether to add to it
+("您已经有一个求助 XW-… 在处理中。1 补充到这个求助 2 新的求助"; actions/status.py answers).
+The ticket is stored (tickets/store.py) before the resident hears its number.
 """
 
 from __future__ import annotations
@@ -11,13 +16,27 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answer import digit_buttons
+from actions.answer import digit_buttons, say_entry
 from common.choices import digit_choice, fold, numbered
 from common.logs import mask
-from tickets.fields import CATEGORIES, MAX_TEXT, TOWNSHIPS, parse_category, parse_name, parse_phone, parse_township
+from common.texts import say
+from tickets.fields import (
+    CATEGORIES,
+    MAX_TEXT,
+    TOWNSHIPS,
+    declines_phone,
+    is_filler,
+    looks_like_question,
+    parse_category,
+    parse_confirm,
+    parse_name,
+    parse_phone,
+    parse_township,
+    reachable_in_chat,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +44,6 @@ FORM_SLOTS = ("contact_name", "phone", "township", "category", "description", "c
 CONFIRM_FIELDS = FORM_SLOTS[:5]
 MAX_DESCRIPTION = MAX_TEXT
 MIN_DESCRIPTION = 2
-YES_WORDS = ("0", "确认", "同意", "提交", "好", "好的", "可以", "对", "是", "没问题")
 # Words that ask for staff but describe nothing: not a description.
 BARE_REQUESTS = {"求助", "转人工", "人工", "我要求助", "帮帮我", "我需要帮助", "找人工", "我要人工"}
 
@@ -35,22 +53,29 @@ def clear_form() -> list[EventType]:
 
 
 class ActionStartHelp(Action):
-    """Starts the form, keeping what the person already said as the description."""
+    """Starts the form, keeping what the person already said as the description; with a
+    request already open, first asks whether to add to it (pending "open_ticket")."""
 
     def name(self) -> str:
         return "action_start_help"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        dispatcher.utter_message(response="utter_help_intro")
-        events: list[EventType] = [SlotSet(s, None) for s in FORM_SLOTS if s != "description"]
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = " ".join((tracker.latest_message.get("text") or "").split())
+        described = text if intent == "request_help" and fold(text) not in BARE_REQUESTS else None
+        if intent in ("request_help", "human"):
+            from actions.status import offer_open_tickets
+
+            asked = offer_open_tickets(dispatcher, tracker.sender_id, described)
+            if asked is not None:
+                return [*asked, SlotSet("answer_sources", []), FollowupAction("action_listen")]
+        dispatcher.utter_message(response="utter_help_intro")
+        events: list[EventType] = [SlotSet(s, None) for s in FORM_SLOTS if s != "description"]
         if intent == "request_help":
-            described = text if fold(text) not in BARE_REQUESTS else None
             events.append(SlotSet("description", described[:MAX_DESCRIPTION] if described else None))
         elif intent == "human":
             events.append(SlotSet("description", None))
-        # otherwise (an accepted "shall I pass it on?") the question is already the description
+        # otherwise (an accepted "shall I pass it on?", or "2 新的求助") the description is already set
         return [*events, SlotSet("answer_sources", [])]  # rules.yml runs help_form next
 
 
@@ -76,12 +101,26 @@ class ActionAskCategory(Action):
         return ask_choice(dispatcher, "utter_ask_category", CATEGORIES)
 
 
+class ActionAskPhone(Action):
+    """The phone question; on Telegram it says the phone may be left out."""
+
+    def name(self) -> str:
+        return "action_ask_phone"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        in_chat = reachable_in_chat(tracker.sender_id)
+        dispatcher.utter_message(response="utter_ask_phone_chat" if in_chat else "utter_ask_phone")
+        return []
+
+
 class ActionAskConfirm(Action):
     def name(self) -> str:
         return "action_ask_confirm"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         values = {s: tracker.get_slot(s) or "" for s in CONFIRM_FIELDS}
+        if not values["phone"]:
+            values["phone"] = say("utter_confirm_no_phone")
         dispatcher.utter_message(response="utter_ask_confirm", buttons=digit_buttons(6, start=0), **values)
         return []
 
@@ -102,13 +141,22 @@ class ValidateHelpForm(FormValidationAction):
     def validate_contact_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict:
-        return checked(dispatcher, "contact_name", parse_name(str(value or "")), "utter_invalid_name")
+        text = str(value or "")
+        if looks_like_question(text):  # a question, not a name: answer it if the knowledge can, then ask again
+            answer_if_known(dispatcher, tracker)
+            dispatcher.utter_message(response="utter_name_is_question")
+            return {"contact_name": None}
+        return checked(dispatcher, "contact_name", parse_name(text), "utter_invalid_name")
 
     def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
-        phone = parse_phone(str(value or ""))
+        text = str(value or "")
+        in_chat = reachable_in_chat(tracker.sender_id)
+        if in_chat and declines_phone(text):
+            return {"phone": ""}  # staff answer in the Telegram chat; the card says so
+        phone = parse_phone(text)
         if phone is None:
-            logger.info("invalid phone given: %s", mask(str(value)[:40]))
-            dispatcher.utter_message(response="utter_invalid_phone")
+            logger.info("invalid phone given: %s", mask(text[:40]))
+            dispatcher.utter_message(response="utter_invalid_phone_chat" if in_chat else "utter_invalid_phone")
         return {"phone": phone}
 
     def validate_township(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
@@ -121,23 +169,38 @@ class ValidateHelpForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict:
         text = " ".join(str(value or "").split())  # kept as typed (punctuation included)
-        if len(text) < MIN_DESCRIPTION or digit_choice(text) is not None:
+        if len(text) < MIN_DESCRIPTION or digit_choice(text) is not None or is_filler(text):
             dispatcher.utter_message(response="utter_invalid_description")
             return {"description": None}
+        if looks_like_question(text) and answer_if_known(dispatcher, tracker):
+            dispatcher.utter_message(response="utter_form_goes_on")  # the question stays the description
         if len(text) > MAX_DESCRIPTION:
             dispatcher.utter_message(response="utter_description_trimmed", limit=MAX_DESCRIPTION)
             text = text[:MAX_DESCRIPTION]
         return {"description": text}
 
     def validate_confirm(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> dict:
-        text = fold(str(value or ""))
-        if text in YES_WORDS:
+        answer = parse_confirm(str(value or ""))
+        if answer == "yes":
             return {"confirm": "yes"}
-        choice = digit_choice(text)
-        if choice is not None and 1 <= choice <= len(CONFIRM_FIELDS):
-            return {"confirm": None, CONFIRM_FIELDS[choice - 1]: None}
+        if isinstance(answer, int):
+            return {"confirm": None, CONFIRM_FIELDS[answer - 1]: None}
         dispatcher.utter_message(response="utter_invalid_confirm")
         return {"confirm": None}
+
+
+def answer_if_known(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """Answer the latest message from the knowledge when the understanding step was sure of
+    one entry; True when it did (nothing is said otherwise)."""
+    from knowledge.base import load
+
+    knowledge = tracker.latest_message.get("knowledge") or {}
+    ranking = knowledge.get("ranking") or []
+    kb = load()
+    if knowledge.get("decision") != "answer" or not ranking or ranking[0].get("key") not in kb.by_key:
+        return False
+    say_entry(dispatcher, kb.by_key[ranking[0]["key"]])
+    return True
 
 
 class ActionSubmitHelp(Action):
@@ -180,4 +243,10 @@ class ActionCancelForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(response="utter_cancelled")
-        return [ActiveLoop(None), *clear_form(), SlotSet("note", None), SlotSet("answer_sources", [])]
+        return [
+            ActiveLoop(None),
+            *clear_form(),
+            SlotSet("note", None),
+            SlotSet("note_ticket", None),
+            SlotSet("answer_sources", []),
+        ]

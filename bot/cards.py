@@ -11,18 +11,19 @@ from tickets.views import card_text
 
 __all__ = ["BUTTON_ACTIONS", "card_markup", "card_text", "parse_button"]
 
-# callback data "claim:XW-…" / "close:XW-…"
-BUTTON_ACTIONS = ("claim", "close")
+# callback data "claim:XW-…" / "ask:XW-…" / "close:XW-…"
+BUTTON_ACTIONS = ("claim", "ask", "close")
 
 
 def card_markup(ticket: Ticket) -> InlineKeyboardMarkup | None:
-    """认领 while new, 已解决 until closed, no buttons after."""
+    """认领 while new, 追问 (ask the resident) and 已解决 until closed, no buttons after."""
     claim = InlineKeyboardButton(say("utter_word_claim"), callback_data=f"claim:{ticket.number}")
+    ask = InlineKeyboardButton(say("utter_word_ask"), callback_data=f"ask:{ticket.number}")
     close = InlineKeyboardButton(say("utter_word_resolve"), callback_data=f"close:{ticket.number}")
     if ticket.state == "new":
-        return InlineKeyboardMarkup([[claim, close]])
+        return InlineKeyboardMarkup([[claim, ask, close]])
     if ticket.state in ("claimed", "answered"):
-        return InlineKeyboardMarkup([[close]])
+        return InlineKeyboardMarkup([[ask, close]])
     return None
 
 

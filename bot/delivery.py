@@ -19,18 +19,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telegram import ReplyParameters
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.cards import card_markup, card_text
+from bot.conversation import expect_from_resident
 from bot.outgoing import send_texts
 from bot.runtime import parse_sender
 from bot.speaking import current_rate, speak, voice_enabled
 from common.texts import say
 from tickets.outbox import OutboxKind, OutboxRow
 from tickets.store import Ticket, TicketError, TicketStore
+from tickets.views import local_time
 
 if TYPE_CHECKING:
     from bot.context import BridgeApplication
@@ -223,8 +226,25 @@ class Deliverer:
         await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, event)
 
     async def _staff_note(self, row: Row, ticket: Ticket) -> None:
-        text = say("utter_staff_note", ticket=ticket.number, text=row.payload.get("text", ""))
-        await self._staff_text(row, ticket, text, "notified_staff")
+        """What a resident added, as a reply to the card, with its time (voice and photos as such)."""
+        p = row.payload
+        at = p.get("at")
+        when = local_time(datetime.fromisoformat(at)) if at else local_time(row.created_at)
+        kind, file_id, text = p.get("media", "text"), p.get("file_id"), p.get("text", "")
+        mark = say("utter_staff_urgent_mark") if p.get("urgent") else ""
+        reply = await asyncio.to_thread(self._reply_to_card, ticket)
+        chat = self.cfg.staff_chat_id
+        if kind == "voice" and file_id:
+            caption = mark + say("utter_staff_note_voice", ticket=ticket.number, when=when, text=text)
+            await self.app.bot.send_voice(chat, voice=file_id, caption=caption[:1000], reply_parameters=reply)
+        elif kind == "photo" and file_id:
+            caption = mark + say("utter_staff_note_photo", ticket=ticket.number, when=when, text=text)
+            await self.app.bot.send_photo(chat, photo=file_id, caption=caption[:1000], reply_parameters=reply)
+        else:
+            how = say(f"utter_staff_how_{p.get('via') or 'note'}")
+            note = mark + say("utter_staff_note", how=how, ticket=ticket.number, when=when, text=text)
+            await self.app.bot.send_message(chat, note, reply_parameters=reply)
+        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "notified_staff")
 
     async def _staff_renotify(self, row: Row, ticket: Ticket) -> None:
         if ticket.state != "new":  # claimed in the meantime: no reminder needed
@@ -251,8 +271,15 @@ class Deliverer:
             await speak(self.app.bot, chat_id, text, current_rate(user_data, self.cfg.tts_rate))
 
     async def _resident_message(self, row: Row, ticket: Ticket) -> None:
-        text = say("utter_bot_staff_reply", ticket=ticket.number, text=row.payload.get("text", ""))
+        question = bool(row.payload.get("question"))
+        name = "utter_bot_staff_question" if question else "utter_bot_staff_reply"
+        text = say(name, ticket=ticket.number, text=row.payload.get("text", ""))
         await self._to_resident(row, ticket, text, "delivered_to_resident")
+        # The resident's next message is about this: an answer (to a question) goes back to
+        # the card; after a plain reply it is offered to staff (bot/conversation.py).
+        target = parse_sender(ticket.sender_id)
+        if target is not None:
+            expect_from_resident(self.app, target[1], ticket.number, question)
 
     async def _resident_closed(self, row: Row, ticket: Ticket) -> None:
         text = say("utter_bot_ticket_closed", ticket=ticket.number)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from telegram import Bot, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove
+from telegram import Bot, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+
+from bot.speaking import current_rate, speak, voice_enabled
+
+if TYPE_CHECKING:
+    from bot.context import BridgeContext
 
 # Telegram allows 4096 characters; stay below it and cut at line ends.
 MAX_TEXT = 4000
@@ -48,3 +54,13 @@ async def send_texts(bot: Bot, chat_id: int, texts: Sequence[str], markup: Marku
         last = i == len(pieces) - 1
         sent.append(await bot.send_message(chat_id, piece, reply_markup=markup if last else None))
     return sent
+
+
+async def reply(update: Update, context: BridgeContext, texts: Sequence[str], keyboard: Sequence[str] = ()) -> None:
+    """Answer in the person's chat: text with a digit keyboard (or none), then speech if on."""
+    chat_id = update.effective_chat.id
+    markup = digit_keyboard(keyboard) if keyboard else ReplyKeyboardRemove()
+    await send_texts(context.bot, chat_id, texts, markup)
+    if texts and voice_enabled(context.user_data):
+        rate = current_rate(context.user_data, context.bridge.cfg.tts_rate)
+        await speak(context.bot, chat_id, "\n".join(texts), rate)

@@ -1,5 +1,8 @@
 """Resident side: private chats forwarded to Rasa; commands, speech, voice messages, limits.
 
+What belongs to a ticket's conversation (a reply to a staff message, the answer to a staff
+question, photos and voice messages for staff) goes to staff first (bot/conversation.py).
+
 A person's updates are handled one at a time, in order, and rate-limited on arrival
 (bot/ordering.py, `admission`); handlers read the bridge's state from `context.bridge`.
 """
@@ -9,32 +12,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 from datetime import timedelta
 
-from telegram import ReplyKeyboardRemove, Update
+from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler, filters
 
+from bot import conversation
 from bot.context import BridgeApplication
 from bot.context import BridgeContext as Context
 from bot.ordering import Admit
-from bot.outgoing import digit_keyboard, send_texts
+from bot.outgoing import reply, send_texts
 from bot.runtime import Bridge, Verdict, sender_id
-from bot.speaking import change_rate, current_rate, set_voice, speak, speed_word, voice_enabled
+from bot.speaking import change_rate, current_rate, set_voice, speed_word, voice_enabled
 from common.choices import fold
 from common.rasa_client import RasaUnavailable, parse_replies
 from common.texts import say
-from tickets.fields import CATEGORIES
 from tickets.schema import utcnow
 
 log = logging.getLogger(__name__)
 
-PENDING_VOICE = "pending_voice"
 # Words that ask for a person; while Rasa is down the bridge records the request itself.
 HELP_WORDS = ("转人工", "人工", "求助")
-OTHER_CATEGORY = CATEGORIES[-1]
 # A second "转人工" during the same outage reuses the ticket made this long ago.
 DOWN_TICKET_REUSE = timedelta(minutes=30)
 
@@ -42,16 +42,6 @@ DOWN_TICKET_REUSE = timedelta(minutes=30)
 def wants_person(text: str) -> bool:
     folded = fold(text)
     return any(word in folded for word in HELP_WORDS)
-
-
-async def reply(update: Update, context: Context, texts: Sequence[str], keyboard: Sequence[str] = ()) -> None:
-    """Answer in the person's chat: text with a digit keyboard (or none), then speech if on."""
-    chat_id = update.effective_chat.id
-    markup = digit_keyboard(keyboard) if keyboard else ReplyKeyboardRemove()
-    await send_texts(context.bot, chat_id, texts, markup)
-    if texts and voice_enabled(context.user_data):
-        rate = current_rate(context.user_data, context.bridge.cfg.tts_rate)
-        await speak(context.bot, chat_id, "\n".join(texts), rate)
 
 
 # --------------------------------------------------------------------------- limits
@@ -125,21 +115,23 @@ async def cmd_unknown(update: Update, context: Context) -> None:
 
 
 async def on_text(update: Update, context: Context) -> None:
-    """A text message: the pending voice question, else (cut if too long) to Rasa."""
+    """A text message: the answer to what the bridge asked, a message for staff (a ticket's
+    conversation, bot/conversation.py), else (cut if too long) to Rasa."""
     cfg = context.bridge.cfg
     text = (update.message.text or "").strip()
-    pending = context.user_data.pop(PENDING_VOICE, None)
-    if pending and text:
-        if fold(text) == "1":
-            await forward_voice(update, context, pending["file_id"])
-            return
-        if fold(text) == "2":
-            await reply(update, context, [say("utter_bot_voice_declined")])
-            return
+    handled, for_rasa = await conversation.answer_asked(update, context, text) if text else (False, None)
+    if for_rasa:  # "2 不用": the held message was a question for the assistant
+        await converse(update, context, for_rasa, [])
+        return
+    if handled:
+        return
+    length = len(text)
     notices: list[str] = []
     if len(text) > cfg.max_message_chars:
         text = text[: cfg.max_message_chars].strip()
         notices.append(say("utter_bot_too_long", limit=cfg.max_message_chars))
+    if text and await conversation.route(update, context, conversation.Item("text", text, length=length)):
+        return
     text = text.lstrip("/").strip()
     if not text:
         await reply(update, context, [say("utter_empty")])
@@ -187,7 +179,7 @@ async def record_while_down(b: Bridge, sender: str, first_name: str, text: str) 
             contact_name=(first_name or "")[:64],
             phone="",
             township="",
-            category=OTHER_CATEGORY,
+            category=conversation.OTHER_CATEGORY,
             description=description,
         )
     except Exception:  # the person must hear that it failed
@@ -199,33 +191,20 @@ async def record_while_down(b: Bridge, sender: str, first_name: str, text: str) 
 
 
 async def on_voice(update: Update, context: Context) -> None:
-    """A voice message: offer to pass it to staff (1) or not (2)."""
-    context.user_data[PENDING_VOICE] = {"file_id": update.message.voice.file_id}
-    await reply(update, context, [say("utter_bot_voice_message")], ["1", "2"])
+    """A voice message: to the ticket it answers, else offered to staff (1 / 一 / 好 / 要)."""
+    context.user_data.pop(conversation.ASKED, None)
+    item = conversation.Item("voice", update.message.caption or "", update.message.voice.file_id)
+    if not await conversation.route(update, context, item):
+        await conversation.offer_media(update, context, item)
 
 
-async def forward_voice(update: Update, context: Context, file_id: str) -> None:
-    """The person agreed: a ticket with the audio attached; staff get card and audio."""
-    b = context.bridge
-    chat, user = update.effective_chat, update.effective_user
-    try:
-        ticket = await asyncio.to_thread(
-            b.store.create,
-            sender_id(chat.id, user.id),
-            contact_name=(user.first_name or "")[:64],
-            phone="",
-            township="",
-            category=OTHER_CATEGORY,
-            description=say("utter_staff_desc_voice"),
-            audio_file=file_id,
-        )
-    except Exception:  # the person must hear that it failed
-        log.exception("could not store a voice help request")
-        await reply(update, context, [say("utter_ticket_failed")])
+async def on_photo(update: Update, context: Context) -> None:
+    """A photo: to the ticket it belongs to, offered when a ticket is open, else not understood."""
+    context.user_data.pop(conversation.ASKED, None)
+    item = conversation.Item("photo", update.message.caption or "", update.message.photo[-1].file_id)
+    if await conversation.route(update, context, item) or await conversation.offer_media(update, context, item):
         return
-    log.info("ticket %s stored for a voice message from chat %s", ticket.number, chat.id)
-    b.wake_deliverer()
-    await reply(update, context, [say("utter_bot_voice_forwarded", ticket=ticket.number)])
+    await on_unsupported(update, context)
 
 
 async def on_unsupported(update: Update, context: Context) -> None:
@@ -252,5 +231,6 @@ def add_handlers(app: BridgeApplication, staff_chat_id: int | None) -> None:
         app.add_handler(CommandHandler(name, callback, filters=private))
     app.add_handler(MessageHandler(private & filters.COMMAND, cmd_unknown))
     app.add_handler(MessageHandler(private & filters.VOICE, on_voice))
+    app.add_handler(MessageHandler(private & filters.PHOTO, on_photo))
     app.add_handler(MessageHandler(private & filters.TEXT, on_text))
     app.add_handler(MessageHandler(private & UNSUPPORTED, on_unsupported))

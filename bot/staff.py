@@ -1,4 +1,8 @@
-"""Staff side: ticket cards with 认领 / 已解决, replies to cards, and the staff-group commands.
+"""Staff side: ticket cards with 认领 / 追问 / 已解决, replies to cards, and the staff-group commands.
+
+A reply to a card (or to a resident's message under it, which names the ticket) reaches the
+resident. A reply that ends in ？, or one to the prompt the 追问 button posts, is a question:
+the ticket waits for the resident, whose answer comes back under the card (bot/conversation.py).
 
 Only users in STAFF_USER_IDS may act; anyone else is refused politely and logged, and
 nothing changes. Every state change goes through tickets.store, which queues the card
@@ -14,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from telegram import Message, Update, User
+from telegram import ForceReply, Message, ReplyParameters, Update, User
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.cards import parse_button
@@ -85,6 +89,9 @@ async def on_button(update: Update, context: Context) -> None:
     action, number = parsed
     b = context.bridge
     user = query.from_user
+    if action == "ask":
+        await _ask_prompt(update, context, number)
+        return
     try:
         text, alert = await asyncio.to_thread(BUTTONS[action], b.store, number, str(user.id), user.full_name)
     except TicketError:
@@ -92,6 +99,29 @@ async def on_button(update: Update, context: Context) -> None:
     log.info("staff %s pressed %s on %s", user.id, action, number)
     b.wake_deliverer()
     await query.answer(text, show_alert=alert)
+
+
+async def _ask_prompt(update: Update, context: Context, number: str) -> None:
+    """追问: post a prompt that the staff member answers with the question (a reply to it)."""
+    query = update.callback_query
+    try:
+        ticket = await asyncio.to_thread(context.bridge.store.get, number)
+    except TicketError:
+        await query.answer(say("utter_staff_ticket_unknown", ticket=number), show_alert=True)
+        return
+    if not ticket.is_open:
+        await query.answer(say("utter_staff_reply_closed", ticket=number), show_alert=True)
+        return
+    chat_id = query.message.chat.id if query.message is not None else context.bridge.cfg.staff_chat_id
+    await context.bot.send_message(
+        chat_id,
+        say("utter_staff_ask_prompt", ticket=number),
+        reply_markup=ForceReply(selective=True),
+        reply_parameters=ReplyParameters(query.message.message_id, allow_sending_without_reply=True)
+        if query.message is not None
+        else None,
+    )
+    await query.answer()
 
 
 # --------------------------------------------------------------------------- replies to cards
@@ -126,14 +156,18 @@ async def on_reply(update: Update, context: Context) -> None:
         await message.reply_text(say("utter_staff_reply_unknown"))
         return
     user = message.from_user
+    text = message.text.strip()
+    # A question: it ends in ？, or it answers the prompt of the 追问 button.
+    question = True if (target.text or "") == say("utter_staff_ask_prompt", ticket=ticket.number) else None
     try:
-        await asyncio.to_thread(b.store.reply, ticket.number, str(user.id), user.full_name, message.text.strip())
+        sent = await asyncio.to_thread(b.store.reply, ticket.number, str(user.id), user.full_name, text, question)
     except TicketError:
         await message.reply_text(say("utter_staff_reply_closed", ticket=ticket.number))
         return
-    log.info("staff %s replied on %s", user.id, ticket.number)
+    log.info("staff %s %s on %s", user.id, "asked" if sent.waiting_on == "resident" else "replied", ticket.number)
     b.wake_deliverer()
-    await message.reply_text(say("utter_staff_reply_sent", ticket=ticket.number))
+    done = "utter_staff_asked_sent" if sent.waiting_on == "resident" else "utter_staff_reply_sent"
+    await message.reply_text(say(done, ticket=ticket.number))
 
 
 # --------------------------------------------------------------------------- commands
@@ -161,7 +195,7 @@ async def cmd_ticket(update: Update, context: Context) -> None:
         await _answer(update, context, say("utter_staff_bad_number", text=raw[:30]))
         return
     try:
-        text = await asyncio.to_thread(views.history_text, context.bridge.store, number)
+        text = await asyncio.to_thread(views.ticket_text, context.bridge.store, number)
     except TicketError:
         text = say("utter_staff_ticket_unknown", ticket=number)
     await _answer(update, context, text)

@@ -1,9 +1,12 @@
 """`python -m tickets.cli`: staff work on tickets locally, without Telegram (actor "cli").
 
     python -m tickets.cli open              the tickets that are not closed
-    python -m tickets.cli show XW-7K3P9     one ticket: its card and its history
+    python -m tickets.cli show XW-7K3P9     one ticket: its card, what the resident and staff
+                                            said (text, voice, photos), and its history
     python -m tickets.cli claim XW-7K3P9    认领
     python -m tickets.cli reply XW-7K3P9 我们明天上午给您打电话
+    python -m tickets.cli ask XW-7K3P9 您家住在几楼      a question: the resident's answer
+                                            comes back to the ticket (so does a reply ending in ？)
     python -m tickets.cli close XW-7K3P9    已解决
     python -m tickets.cli reopen XW-7K3P9
 
@@ -36,7 +39,7 @@ def _run(store: TicketStore, args: argparse.Namespace) -> tuple[str, int]:
         return say("utter_staff_bad_number", text=args.number[:30]), 2
     try:
         if args.command == "show":
-            return f"{views.card_text(store.get(number))}\n\n{views.history_text(store, number)}", 0
+            return f"{views.card_text(store.get(number))}\n\n{views.ticket_text(store, number)}", 0
         if args.command == "claim":
             text, refused = views.claim(store, number, ACTOR, args.name)
             return text, int(refused)
@@ -48,12 +51,14 @@ def _run(store: TicketStore, args: argparse.Namespace) -> tuple[str, int]:
         text = " ".join(args.text).strip()
         if not text:
             return say("utter_staff_reply_unknown"), 2
+        question = True if args.command == "ask" else None  # a reply ending in ？ asks too
         try:
-            store.reply(number, ACTOR, args.name, text)
+            sent = store.reply(number, ACTOR, args.name, text, question=question)
         except TicketError:
             store.get(number)  # unknown ticket: reported below
             return say("utter_staff_reply_closed", ticket=number), 1
-        return say("utter_staff_reply_sent", ticket=number), 0
+        done = "utter_staff_asked_sent" if sent.waiting_on == "resident" else "utter_staff_reply_sent"
+        return say(done, ticket=number), 0
     except TicketError:
         return say("utter_staff_ticket_unknown", ticket=number), 1
 
@@ -65,9 +70,10 @@ def main(argv: list[str] | None = None, store: TicketStore | None = None) -> int
     commands.add_parser("open", help="the tickets that are not closed")
     for name, what in (("show", "card and history"), ("claim", "认领"), ("close", "已解决"), ("reopen", "reopen")):
         commands.add_parser(name, help=what).add_argument("number", help="the ticket number, e.g. XW-7K3P9")
-    reply = commands.add_parser("reply", help="reply to the resident")
-    reply.add_argument("number")
-    reply.add_argument("text", nargs="+")
+    for name, what in (("reply", "reply to the resident"), ("ask", "ask the resident (the answer comes back)")):
+        reply = commands.add_parser(name, help=what)
+        reply.add_argument("number")
+        reply.add_argument("text", nargs="+")
     args = parser.parse_args(argv)
     if store is None:
         settings_or_exit()

@@ -1,6 +1,10 @@
 """A ticket's life: create, claim, answer, close, reopen — each change with its audit event.
 
-States: new → claimed → answered → closed, and closed → reopened (= new again). Every change
+States: new → claimed → answered → closed, and closed → reopened (= new again). Beside the
+state, `waiting_on` says whose turn it is: "staff" (a new ticket, or the resident added
+something), "resident" (staff asked a question), "" (staff answered, nothing asked).
+A ticket's conversation is its `ticket_messages`: staff replies and questions, and what the
+resident added (text, voice or a photo; `via` says how: VIA). Every change
 writes a `ticket_events` row (who, when, what) in the same transaction, and every message
 to staff or resident is an `outbox` row in that transaction too, so nothing is promised
 that is not stored. Concurrent claims: one conditional UPDATE, so exactly one wins.
@@ -17,12 +21,18 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from tickets.audit import record
-from tickets.fields import MAX_TEXT
+from tickets.fields import MAX_TEXT, asks_back
 from tickets.numbers import new_number
 from tickets.outbox import OutboxKind, enqueue
 from tickets.schema import ticket_events, ticket_messages, tickets, utcnow
 
 STATES = ("new", "claimed", "answered", "closed")
+# How a resident's message reached a ticket: "我还要补充…" (note), a Telegram reply to a
+# message about the ticket (reply), the answer to a staff question (answer), accepted when
+# offered after a staff reply (offer), said right after the urgent reply (urgent).
+VIA = ("note", "reply", "answer", "offer", "urgent")
+MESSAGE_KINDS = ("text", "voice", "photo")
+WAITING = ("staff", "resident", "")
 
 
 class TicketError(Exception):
@@ -46,6 +56,11 @@ class Ticket:
     created_at: datetime
     updated_at: datetime
     urgent: bool = False
+    waiting_on: str = "staff"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != "closed"
 
     @classmethod
     def from_row(cls, row: Any) -> Ticket:
@@ -114,6 +129,7 @@ class Lifecycle:
                             updated_at=now,
                             last_notified_at=now,
                             urgent=urgent,
+                            waiting_on="staff",
                         )
                     )
                     tid = result.inserted_primary_key[0]
@@ -150,22 +166,68 @@ class Lifecycle:
             ).first()
             return Ticket.from_row(row) if row else None
 
-    def add_resident_message(self, number: str, sender_id: str, text: str) -> Ticket:
-        """A resident adds to their own open ticket; staff are told."""
+    def open_for_sender(self, sender_id: str, limit: int = 5) -> list[Ticket]:
+        """The sender's tickets that are not closed, most recent first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(tickets)
+                .where(and_(tickets.c.sender_id == sender_id, tickets.c.state != "closed"))
+                .order_by(tickets.c.created_at.desc(), tickets.c.id.desc())
+                .limit(limit)
+            )
+            return [Ticket.from_row(r) for r in rows]
+
+    def add_resident_message(
+        self,
+        number: str,
+        sender_id: str,
+        text: str,
+        *,
+        kind: str = "text",
+        file_id: str | None = None,
+        via: str = "note",
+        urgent: bool = False,
+    ) -> Ticket:
+        """A resident adds to their own open ticket (text, or a voice message or photo with
+        `file_id` and its caption as `text`); it is staff's turn, and staff are told as a
+        reply to the card. `urgent` (danger words in it) marks the ticket urgent too."""
+        if kind not in MESSAGE_KINDS or via not in VIA:
+            raise TicketError(f"unknown message kind {kind!r} or way {via!r}")
+        text = text[:MAX_TEXT]
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
             if ticket.sender_id != sender_id:
                 raise TicketError("not the sender's ticket")
             if ticket.state == "closed":
                 raise TicketError("ticket is closed")
+            now = utcnow()
             conn.execute(
                 insert(ticket_messages).values(
-                    ticket_id=ticket.id, at=utcnow(), author=sender_id, from_staff=False, text=text
+                    ticket_id=ticket.id,
+                    at=now,
+                    author=sender_id,
+                    from_staff=False,
+                    text=text,
+                    kind=kind,
+                    file_id=file_id,
+                    via=via,
                 )
             )
-            record(conn, ticket.id, sender_id, "resident_note")
-            enqueue(conn, OutboxKind.STAFF_NOTE, ticket.id, text=text)
-            return ticket
+            values: dict[str, Any] = {"waiting_on": "staff", "updated_at": now}
+            if urgent:
+                values["urgent"] = True
+            conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(**values))
+            flags = {"urgent": True} if urgent else {}
+            record(conn, ticket.id, sender_id, "resident_note", via=via, kind=kind, **flags)
+            payload: dict[str, Any] = {"text": text, "media": kind, "via": via, "at": now.isoformat()}
+            if file_id:
+                payload["file_id"] = file_id
+            if urgent:
+                payload["urgent"] = True
+            enqueue(conn, OutboxKind.STAFF_NOTE, ticket.id, **payload)
+            if urgent and not ticket.urgent:
+                enqueue(conn, OutboxKind.STAFF_CARD_UPDATE, ticket.id)
+            return self._get(conn, number)
 
     # -- staff ----------------------------------------------------------------------------
     def get(self, number: str) -> Ticket:
@@ -196,22 +258,34 @@ class Lifecycle:
                 enqueue(conn, OutboxKind.STAFF_CARD_UPDATE, ticket.id)
             return won
 
-    def reply(self, number: str, staff_id: str, staff_name: str, text: str) -> Ticket:
-        """A staff reply: recorded, queued for the resident; claims the ticket if new."""
+    def reply(self, number: str, staff_id: str, staff_name: str, text: str, question: bool | None = None) -> Ticket:
+        """A staff reply: recorded, queued for the resident; claims the ticket if new.
+
+        A question (`question`, or by default a reply ending in ？ / ?) makes it the
+        resident's turn: their next message goes back to the card."""
+        if question is None:
+            question = asks_back(text)
+        text = text[:MAX_TEXT]
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
             if ticket.state == "closed":
                 raise TicketError("ticket is closed")
             now = utcnow()
-            values: dict[str, Any] = {"state": "answered", "updated_at": now}
+            values: dict[str, Any] = {
+                "state": "answered",
+                "updated_at": now,
+                "waiting_on": "resident" if question else "",
+            }
             if not ticket.claimed_by:
                 values |= {"claimed_by": staff_id, "claimed_by_name": staff_name}
             conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(**values))
             conn.execute(
-                insert(ticket_messages).values(ticket_id=ticket.id, at=now, author=staff_id, from_staff=True, text=text)
+                insert(ticket_messages).values(
+                    ticket_id=ticket.id, at=now, author=staff_id, from_staff=True, text=text, kind="text", via=""
+                )
             )
-            record(conn, ticket.id, staff_id, "replied", name=staff_name)
-            enqueue(conn, OutboxKind.RESIDENT_MESSAGE, ticket.id, text=text)
+            record(conn, ticket.id, staff_id, "asked" if question else "replied", name=staff_name)
+            enqueue(conn, OutboxKind.RESIDENT_MESSAGE, ticket.id, text=text, question=question)
             enqueue(conn, OutboxKind.STAFF_CARD_UPDATE, ticket.id)
             return self._get(conn, number)
 
@@ -224,6 +298,7 @@ class Lifecycle:
                 ticket.id,
                 tickets.c.state != "closed",
                 state="closed",
+                waiting_on="",
                 claimed_by=ticket.claimed_by or staff_id,
                 claimed_by_name=ticket.claimed_by_name or staff_name,
             )
@@ -242,6 +317,7 @@ class Lifecycle:
                 ticket.id,
                 tickets.c.state == "closed",
                 state="new",
+                waiting_on="staff",
                 claimed_by=None,
                 claimed_by_name=None,
                 last_notified_at=utcnow(),

@@ -87,9 +87,22 @@ def _v1(conn: Connection) -> None:
 # Version 2: a ticket can be urgent (a person in danger).
 V2 = "ALTER TABLE tickets ADD COLUMN urgent BOOLEAN NOT NULL DEFAULT FALSE"
 
+# Version 3: a ticket's conversation (whose turn it is; voice and photos from residents, and
+# how each message came; tickets already answered or closed wait on nobody), and the entry
+# a logged question was answered with (the report's "no record" answers).
+V3 = """
+ALTER TABLE tickets ADD COLUMN waiting_on VARCHAR(16) NOT NULL DEFAULT 'staff';
+UPDATE tickets SET waiting_on = '' WHERE state IN ('answered', 'closed');
+ALTER TABLE ticket_messages ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'text';
+ALTER TABLE ticket_messages ADD COLUMN file_id VARCHAR(256);
+ALTER TABLE ticket_messages ADD COLUMN via VARCHAR(16) NOT NULL DEFAULT '';
+ALTER TABLE questions ADD COLUMN entry VARCHAR(64) NOT NULL DEFAULT ''
+"""
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tickets, events, messages, outbox, staff cards, questions", _v1),
     (2, "urgent tickets", _sql(V2)),
+    (3, "a ticket's conversation: whose turn, media, how a message came; the entry of a question", _sql(V3)),
 ]
 
 

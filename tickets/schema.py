@@ -65,6 +65,9 @@ tickets = Table(
     Column("last_notified_at", DateTime),
     # A person in danger (the urgent path): marked 紧急 on the card, staff reminded sooner.
     Column("urgent", Boolean, nullable=False, default=False),
+    # Whose turn it is: "staff" (new, or the resident added something), "resident" (staff
+    # asked a question), "" (staff answered; nothing asked).
+    Column("waiting_on", String(16), nullable=False, default="staff"),
 )
 
 ticket_events = Table(
@@ -87,6 +90,11 @@ ticket_messages = Table(
     Column("author", String(128), nullable=False),
     Column("from_staff", Boolean, nullable=False, default=False),
     Column("text", Text, nullable=False),
+    # "text", "voice" or "photo" (then `file_id` is the Telegram file and `text` its caption).
+    Column("kind", String(16), nullable=False, default="text"),
+    Column("file_id", String(256)),
+    # How a resident's message reached the ticket: note, reply, answer, offer, urgent (lifecycle.VIA).
+    Column("via", String(16), nullable=False, default=""),
 )
 
 outbox = Table(
@@ -121,6 +129,8 @@ questions = Table(
     Column("decision", String(16), nullable=False),
     Column("sources", String(256), nullable=False, default=""),
     Column("text", Text, nullable=False),
+    # The knowledge entry answered (its key), when the logger gave one.
+    Column("entry", String(64), nullable=False, default=""),
 )
 
 

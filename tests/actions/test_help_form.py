@@ -271,6 +271,12 @@ async def test_cancel_forgets_everything_typed(
     load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, store: TicketStore, expect: Expect
 ) -> None:
     events = await ActionCancelForm().run(dispatcher, load_tracker("help_form_confirm", text="算了"), domain)
-    assert events == [ActiveLoop(None), *CLEARED, SlotSet("note", None), SlotSet("answer_sources", [])]
+    assert events == [
+        ActiveLoop(None),
+        *CLEARED,
+        SlotSet("note", None),
+        SlotSet("note_ticket", None),
+        SlotSet("answer_sources", []),
+    ]
     assert dispatcher.messages == [expect("utter_cancelled")]
     assert store.counts()["new"] == 0

@@ -132,14 +132,20 @@ async def test_start_note_needs_an_open_ticket(
     load_tracker: LoadTracker, domain: DomainDict, store: TicketStore, expect: Expect
 ) -> None:
     dispatcher = CollectingDispatcher()
-    events = await ActionStartNote().run(dispatcher, load_tracker("ticket_status"), domain)
-    assert events == [SlotSet("answer_sources", [])]
+    note = load_tracker("ticket_status", text="我还要补充", intent="add_to_ticket")
+    events = await ActionStartNote().run(dispatcher, note, domain)
+    assert events == [SlotSet("answer_sources", []), FollowupAction("action_listen")]
     assert dispatcher.messages == [expect("utter_note_no_ticket")]
 
-    open_ticket(store)
+    ticket = open_ticket(store)
     dispatcher = CollectingDispatcher()
-    events = await ActionStartNote().run(dispatcher, load_tracker("ticket_status"), domain)
-    assert events == [SlotSet("note", None), SlotSet("answer_sources", []), FollowupAction("note_form")]
+    events = await ActionStartNote().run(dispatcher, note, domain)
+    assert events == [
+        SlotSet("note", None),
+        SlotSet("note_ticket", ticket.number),
+        SlotSet("answer_sources", []),
+        FollowupAction("note_form"),
+    ]
     assert dispatcher.messages == []
 
 
@@ -153,7 +159,8 @@ async def test_submit_note_adds_to_the_senders_open_ticket(
 
     events = await ActionSubmitNote().run(dispatcher, load_tracker("add_note"), domain)
 
-    assert events == [SlotSet("note", None)]
+    assert events[:2] == [SlotSet("note", None), SlotSet("note_ticket", None)]
+    assert SlotSet("pending", None) in events
     assert dispatcher.messages == [expect("utter_note_added", ticket=ticket.number)]
     assert [(m["author"], m["from_staff"], m["text"]) for m in store.messages(ticket.number)] == [
         (SENDER, False, "村里说 还要一张医院的证明")
@@ -173,7 +180,7 @@ async def test_submit_note_without_an_open_ticket_stores_nothing(
 
     events = await ActionSubmitNote().run(dispatcher, load_tracker("add_note"), domain)
 
-    assert events == [SlotSet("note", None)]
+    assert events == [SlotSet("note", None), SlotSet("note_ticket", None)]
     assert dispatcher.messages == [expect("utter_note_no_ticket")]
     assert store.messages(closed.number) == []
 

@@ -64,3 +64,42 @@ def test_as_a_command(tmp_path: Path) -> None:
         [sys.executable, "-m", "tickets.cli", "open"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and number in proc.stdout
+
+
+def test_show_lists_the_conversation_and_ask_waits_for_the_resident(
+    store: TicketStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ticket = store.create("local-ahua", "阿华", "13812345678", "长宁镇", "补贴", "补贴没到账")
+    number = ticket.number
+    status, out = run(store, capsys, "show", number)
+    assert status == 0 and say("utter_staff_conversation_empty", ticket=number) in out
+
+    assert run(store, capsys, "ask", number, "银行卡换过吗") == (
+        0,
+        say("utter_staff_asked_sent", ticket=number),
+    )
+    assert store.get(number).waiting_on == "resident"
+    store.add_resident_message(number, "local-ahua", "换过了，是农商银行的", via="note")
+    store.add_resident_message(number, "local-ahua", "", kind="voice", file_id="v-1", via="reply")
+    store.add_resident_message(number, "local-ahua", "存折", kind="photo", file_id="p-1", via="offer")
+    (line,) = [x for x in run(store, capsys, "open")[1].splitlines() if number in x]
+    assert line.endswith("｜" + say("utter_word_waiting_staff"))
+    assert run(store, capsys, "reply", number, "收到，明天去银行问?") == (
+        0,
+        say("utter_staff_asked_sent", ticket=number),
+    )
+    assert run(store, capsys, "reply", number, "好的") == (0, say("utter_staff_reply_sent", ticket=number))
+
+    status, out = run(store, capsys, "show", number)
+    conversation = out.split(f"求助 {number} 的对话：\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [line.split(" ", 2)[2] for line in conversation] == [
+        "工作人员cli说：银行卡换过吗",
+        "居民说：换过了，是农商银行的",
+        "居民发来一段语音",
+        "居民发来一张照片：存折",
+        "工作人员cli说：收到，明天去银行问?",
+        "工作人员cli说：好的",
+    ]
+    assert f"求助 {number} 的记录：" in out and "问了居民一个问题" in out and "补充了内容" in out
+    (line,) = [x for x in run(store, capsys, "open")[1].splitlines() if number in x]
+    assert "｜" not in line  # answered, nothing asked: nobody is waited on

@@ -37,6 +37,7 @@ async def test_card_shows_the_ticket_with_buttons(start: Start) -> None:
     buttons = call.params["reply_markup"]["inline_keyboard"][0]
     assert [(b["text"], b["callback_data"]) for b in buttons] == [
         (say("utter_word_claim"), f"claim:{ticket.number}"),
+        (say("utter_word_ask"), f"ask:{ticket.number}"),
         (say("utter_word_resolve"), f"close:{ticket.number}"),
     ]
     assert h.store.cards.ticket_for(str(STAFF_CHAT), card["message_id"]).number == ticket.number
@@ -78,7 +79,10 @@ async def test_two_staff_claim_at_once_one_wins(start: Start) -> None:
     await h.deliver()
     edit = next(c for c in h.api.calls if c.method == "editMessageText")
     assert winner in edit.params["text"] and say("utter_word_state_claimed") in edit.params["text"]
-    assert [b["text"] for b in edit.params["reply_markup"]["inline_keyboard"][0]] == [say("utter_word_resolve")]
+    assert [b["text"] for b in edit.params["reply_markup"]["inline_keyboard"][0]] == [
+        say("utter_word_ask"),
+        say("utter_word_resolve"),
+    ]
 
 
 async def test_bad_input_at_the_staff_side(start: Start) -> None:
@@ -129,7 +133,7 @@ async def test_open_ticket_history_reopen_and_report(start: Start) -> None:
     await h.deliver()
     assert h.store.outbox.pending_count() == 0
     (history,) = await h.staff_says(STAFF_USER, "/ticket " + first.number.lower().replace("-", " "))
-    assert history.startswith(f"求助 {first.number} 的记录")
+    assert history.startswith(f"求助 {first.number} 的对话：\n") and f"求助 {first.number} 的记录：\n" in history
     for word in (
         "提交了求助",
         "通知了工作人员",
@@ -159,4 +163,4 @@ async def test_open_ticket_history_reopen_and_report(start: Start) -> None:
     assert width > 400 and height > 300
     assert "居民一共问了2个问题" in photo.params["caption"]
     assert "没能回答的问题" in summary
-    assert "社会保障（m1）：1个" in summary and "13812345678" not in summary and "138****5678" in summary
+    assert "社会保障（m1）：1个" in summary and "13812345678" not in summary and "电话〔号码〕的那个补贴" in summary

@@ -77,6 +77,9 @@ class Failure:
         return (not self.methods or method in self.methods) and time.monotonic() < self.until and self.count != 0
 
 
+_api_ids = itertools.count(1)
+
+
 @dataclass
 class BotApi:
     bot_id: int = BOT_ID
@@ -89,7 +92,9 @@ class BotApi:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._ids = itertools.count(1)
+        # Message ids as Telegram's: never the same twice in a chat, even across the tests of a
+        # session that share one ticket database (a card is remembered by chat and message id).
+        self._ids = itertools.count(next(_api_ids) * 100_000 + 1)
         self._changed = threading.Condition(self._lock)
 
     # -- answering ----------------------------------------------------------------------------

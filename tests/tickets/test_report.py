@@ -1,4 +1,5 @@
-"""The staff report over seeded question rows: counts per ID and area, no phone numbers, a real PNG."""
+"""The staff report over seeded question rows: counts per ID and area, the gaps (a day of
+mixed questions, every count checked), no phone numbers, a real PNG."""
 
 from __future__ import annotations
 
@@ -61,8 +62,16 @@ def test_counts_per_id_area_and_decision(seeded: TicketStore) -> None:
     assert report.by_id == {"m1.5": 3, "m1.3": 1, "m2.2": 1, "m4.5": 1}
     assert list(report.by_id)[0] == "m1.5"  # most asked first
     assert report.by_area == {area: {"m1": 4, "m2": 1, "m4": 1}.get(area, 0) for area in load().areas}
-    assert report.decisions == {"answer": 4, "followup": 1, "clarify": 1, "unknown": 3, "out_of_scope": 1}
-    assert report.unanswered == ["我电话138****5678，村里的路什么时候修", "座机0797-****2345能打吗"]
+    assert report.decisions == {
+        "answer": 4,
+        "followup": 1,
+        "clarify": 1,
+        "none_fits": 0,
+        "unknown": 3,
+        "out_of_scope": 1,
+        "urgent": 0,
+    }
+    assert report.unanswered == ["我电话〔号码〕，村里的路什么时候修", "座机〔号码〕能打吗"]
     assert report.id_names["m1.5"] == load().ids["m1.5"] and report.area_names["m1"] == "社会保障"
 
 
@@ -72,7 +81,7 @@ def test_no_phone_numbers_anywhere(seeded: TicketStore) -> None:
         assert not PHONE.search(rendered), rendered
         assert "社会保障（m1）：4个" in rendered or '"m1": {"name": "社会保障", "count": 4}' in rendered
     text = report_text(report)
-    assert "村里的路什么时候修" in text and "明天天气" not in text
+    assert "村里的路什么时候修（2次）" in text and "明天天气怎么样" in text
 
 
 def test_chart_is_a_real_png(seeded: TicketStore, tmp_path: Path) -> None:
@@ -120,7 +129,88 @@ def test_command_line_writes_json_markdown_and_chart(seeded: TicketStore, tmp_pa
     assert data["total"] == 10 and data["by_id"]["m1.5"] == {"name": load().ids["m1.5"], "count": 3}
     assert data["by_area"]["m1"]["count"] == 4 and len(data["unanswered"]) == 2
     markdown = (out / "report.md").read_text(encoding="utf-8")
-    assert markdown.startswith("# ") and "## 没能回答的问题（2个）" in markdown
+    assert markdown.startswith("# ") and "## 没能回答的问题（3个）" in markdown
+    assert "- 我电话〔号码〕，村里的路什么时候修（2次）" in markdown
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in ("report.json", "report.md"):
         assert not PHONE.search((out / name).read_text(encoding="utf-8"))
+
+
+# A day of mixed questions: (decision, sources, text, entry) as the answer action logs them.
+DAY = [
+    ("answer", ["m1.5"], "护理补贴是什么", "nursing-subsidy"),  # a full answer
+    ("answer", ["m1.5"], "两项补贴多少钱", "subsidies-amount"),  # "我这里没有可靠的记录"
+    ("answer", ["m1.5"], "两项补贴多少钱", ""),  # no entry logged: found from the ID's questions
+    ("followup", ["m1.5"], "办残疾证要带什么", "card-materials"),  # no record
+    ("answer", ["m2.4"], "我想开个小店 有没有补贴", ""),  # every m2.4 entry says no record
+    ("answer", ["m6.2"], "残疾人能申请法律援助吗", ""),  # no m6.2 entry says it
+    ("clarify", ["m4.5", "m4.3"], "轮椅的事", ""),
+    ("none_fits", ["m4.5", "m4.3"], "轮椅的事", ""),  # 都不是
+    ("clarify", ["m1.3", "m1.6"], "我叫王秀英 想问问房子的事", ""),
+    ("none_fits", ["m1.3", "m1.6"], "我叫王秀英 想问问房子的事", ""),
+    ("unknown", [], "村里的路什么时候修", ""),
+    ("unknown", [], "村里的路什么时候修", ""),
+    ("unknown", [], "电话一三八一二三四五六七八 帮我问下村主任", ""),
+    ("out_of_scope", [], "高龄津贴怎么领", ""),
+    ("out_of_scope", [], "医保怎么报销", ""),
+    ("urgent", [], "我爸摔倒了 头在流血", ""),
+]
+
+
+def test_a_day_of_mixed_questions_every_count(store: TicketStore) -> None:
+    for decision, sources, text, entry in DAY:
+        store.questions.log("ask_policy", decision, sources, text, entry=entry)
+    report = build_report(store, *period())
+    assert report.total == 16
+    assert report.decisions == {
+        "answer": 5,
+        "followup": 1,
+        "clarify": 2,
+        "none_fits": 2,
+        "unknown": 3,
+        "out_of_scope": 2,
+        "urgent": 1,
+    }
+    # per measure: the menus nobody chose count for no measure
+    assert report.by_id == {"m1.5": 4, "m4.5": 1, "m1.3": 1, "m2.4": 1, "m6.2": 1}
+    gaps = report.gaps
+    assert {k: g.count for k, g in gaps.items()} == {
+        "no_record": 4,
+        "none_fits": 2,
+        "unknown": 3,
+        "out_of_scope": 2,
+        "urgent": 1,
+    }
+    assert gaps["no_record"].by_id == {"m1.5": 3, "m2.4": 1}
+    assert gaps["no_record"].questions == {"两项补贴多少钱": 2, "办残疾证要带什么": 1, "我想开个小店 有没有补贴": 1}
+    assert gaps["none_fits"].by_id == {"m4.5": 1, "m1.3": 1}
+    assert gaps["none_fits"].questions == {"轮椅的事": 1, "我叫〔姓名〕 想问问房子的事": 1}  # anonymised
+    assert gaps["unknown"].questions == {"村里的路什么时候修": 2, "电话〔号码〕 帮我问下村主任": 1}
+    assert gaps["out_of_scope"].questions == {"高龄津贴怎么领": 1, "医保怎么报销": 1}
+    assert gaps["urgent"].questions == {"我爸摔倒了 头在流血": 1}
+
+    text = report_text(report)
+    assert "回答了6个（其中4个只能说“我这里没有可靠的记录”），请居民选择的2个（2个选了“都不是”）" in text
+    assert "没能回答的3个，不在范围的2个，有危险的1个" in text
+    for line in (
+        "回答里说“我这里没有可靠的记录”的问题（4个）：",
+        f"{load().ids['m1.5']}（m1.5）：3个",
+        "· 两项补贴多少钱（2次）",
+        "列了选项、居民说“都不是”的问题（2个）：",
+        "没能回答的问题（3个）：",
+        "· 村里的路什么时候修（2次）",
+        "当成不在范围的问题（2个）：",
+        "· 高龄津贴怎么领",
+        "有人可能有危险的消息（1个）：",
+    ):
+        assert line in text, line
+    assert "王秀英" not in text and "13812345678" not in text and "一三八" not in text
+    data = report.to_json()
+    assert data["gaps"]["no_record"]["by_id"]["m2.4"] == {"name": load().ids["m2.4"], "count": 1}
+    assert data["gaps"]["unknown"]["questions"][0] == {"text": "村里的路什么时候修", "count": 2}
+
+
+def test_a_day_without_gaps_says_so(store: TicketStore) -> None:
+    store.questions.log("ask_policy", "answer", ["m1.5"], "护理补贴是什么", entry="nursing-subsidy")
+    text = report_text(build_report(store, *period()))
+    assert "没有回答不了的问题。" in text and "没能回答的问题" not in text

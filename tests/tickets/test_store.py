@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from sqlalchemy import inspect, select, update
@@ -185,7 +186,7 @@ def test_claim_reply_close_reopen_with_their_events_and_outbox_rows(
         "staff_card",  # reopened: a new card
     ]
     resident = [o for o in rows(outbox, ticket_id=ticket.id) if o.kind == "resident_message"]
-    assert json.loads(resident[0].payload) == {"text": "已经联系吉潭镇，下周给您答复。"}
+    assert json.loads(resident[0].payload) == {"text": "已经联系吉潭镇，下周给您答复。", "question": False}
 
     messages = store.messages(number)
     assert [(m["author"], m["from_staff"], m["text"]) for m in messages] == [
@@ -292,7 +293,9 @@ def test_add_resident_message_to_own_open_ticket(store: TicketStore, rows: Rows,
     ]
     assert [(e.actor, e.action) for e in rows(ticket_events)][-1] == ("100200301", "resident_note")
     notes = [o for o in rows(outbox) if o.kind == "staff_note"]
-    assert [(o.ticket_id, json.loads(o.payload)) for o in notes] == [(ticket.id, {"text": "村里说还要一张医院的证明"})]
+    assert [(o.ticket_id, json.loads(o.payload)) for o in notes] == [
+        (ticket.id, {"text": "村里说还要一张医院的证明", "media": "text", "via": "note", "at": ANY})
+    ]
 
 
 def test_add_resident_message_refuses_another_senders_ticket(
