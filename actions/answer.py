@@ -38,19 +38,14 @@ def digit_buttons(n: int, start: int = 1) -> list[dict[str, str]]:
     return [{"title": str(i), "payload": str(i)} for i in range(start, start + n)]
 
 
-def anonymise(text: str) -> str:
-    """Question text for reports: no phone, ID or other long numbers, no self-given names."""
-    text = re.sub(r"\d[\d\s\-]{5,}\d", "〔号码〕", text)
-    return re.sub(r"(我叫|我是|名字叫)[\u4e00-\u9fff]{1,3}", r"\1〔姓名〕", text)
-
-
-def log_question(tracker: Tracker, decision: str, sources: list[str]) -> None:
-    """One row of the staff report (tickets/questions.py); never breaks a reply."""
+def log_question(tracker: Tracker, decision: str, sources: list[str], entry: str = "", text: str | None = None) -> None:
+    """One row of the staff report (tickets/questions.py anonymises it); never breaks a reply."""
     try:
         from tickets.store import default_store
 
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
-        default_store().questions.log(intent, decision, sources, anonymise(tracker.latest_message.get("text") or ""))
+        asked = tracker.latest_message.get("text") or "" if text is None else text
+        default_store().questions.log(intent, decision, sources, asked, entry=entry)
     except Exception:  # a report row must never break an answer
         logger.exception("could not log the question for the staff report")
 
@@ -105,7 +100,7 @@ class ActionAnswer(Action):
         if decision == "answer" and ranking:
             entry = kb.by_key[ranking[0]["key"]]
             say_entry(dispatcher, entry, with_detail=entry.key == tracker.get_slot("topic") and reading.get("followup"))
-            log_question(tracker, "answer", [entry.id])
+            log_question(tracker, "answer", [entry.id], entry.key)
             return [
                 SlotSet("answer_sources", [entry.id]),
                 SlotSet("topic", entry.key),
@@ -164,11 +159,11 @@ class ActionAnswer(Action):
         if choice is not None and 1 <= choice <= len(options):
             entry = kb.by_key[options[choice - 1]]
             say_entry(dispatcher, entry)
-            log_question(tracker, "chosen", [entry.id])
+            log_question(tracker, "answer", [entry.id], entry.key, text=str(pending.get("question") or text))
             return [SlotSet("answer_sources", [entry.id]), SlotSet("topic", entry.key), SlotSet("pending", None)]
         if choice == len(options) + 1 or intent == "deny":
-            log_question(tracker, "none_fits", [])
             question = str(pending.get("question") or text)
+            log_question(tracker, "none_fits", list(pending.get("ids") or []), text=question)
             return [SlotSet("answer_sources", []), *offer_person(dispatcher, "utter_clarify_none", question)]
         dispatcher.utter_message(response="utter_choice_expired")
         return [SlotSet("answer_sources", []), SlotSet("pending", None)]

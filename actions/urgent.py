@@ -16,6 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.answer import log_question
 from actions.pending import handles
 from knowledge import danger
 from knowledge.base import load_emergency
@@ -86,6 +87,7 @@ class ActionUrgent(Action):
             dispatcher.utter_message(response="utter_urgent_not_told")
             return events
         logger.warning("urgent ticket %s for %s", ticket.number, tracker.sender_id)
+        log_question(tracker, "urgent", [])
         dispatcher.utter_message(response="utter_urgent_told", json_message={"ticket": ticket.number, "urgent": True})
         return [
             *events,
