@@ -159,7 +159,6 @@ class ActionAnswer(Action):
         if choice is not None and 1 <= choice <= len(options):
             entry = kb.by_key[options[choice - 1]]
             say_entry(dispatcher, entry)
-            log_question(tracker, "answer", [entry.id], entry.key, text=str(pending.get("question") or text))
             return [SlotSet("answer_sources", [entry.id]), SlotSet("topic", entry.key), SlotSet("pending", None)]
         if choice == len(options) + 1 or intent == "deny":
             question = str(pending.get("question") or text)
