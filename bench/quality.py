@@ -32,7 +32,7 @@ import yaml
 from bench.harness import save, services
 from common.config import ROOT
 from knowledge.base import area_of, load
-from knowledge.retrieval import Retriever
+from knowledge.lexical import LexicalIndex
 
 EVAL = ROOT / "bench" / "eval" / "questions.yml"
 HOLDOUT = ROOT / "bench" / "eval" / "holdout.yml"
@@ -67,12 +67,14 @@ def negatives() -> list[str]:
 
 
 def lexical_rankings(items: list[dict]) -> list[list[str]]:
-    """The lexical-only baseline: idf-weighted token coverage, no embedding, no NLU."""
-    retriever = Retriever(load(), negatives(), embed=None)
+    """The lexical-only baseline: idf-weighted token coverage of each entry's texts, no embedding, no NLU."""
+    entries = load().entries
+    index = LexicalIndex([[e.title, *e.examples, e.answer] for e in entries])
     out = []
     for item in items:
-        emb, lex = retriever.label_scores(item["q"])
-        out.append(distinct(c.id for c in retriever.candidates(emb, lex)))
+        scores = index.scores(item["q"])
+        order = sorted(range(len(entries)), key=lambda i: -scores[i])
+        out.append(distinct(entries[i].id for i in order))
     return out
 
 

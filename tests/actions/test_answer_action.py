@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.answer import ActionAnswer
 from knowledge.base import KnowledgeBase
+from speech.spoken import speech_payload
 from tickets.schema import utcnow
 from tickets.store import TicketStore
 
@@ -31,10 +32,14 @@ def logged(store: TicketStore) -> list[tuple[str, str, str, str]]:
     return [(q["intent"], q["decision"], q["sources"], q["text"]) for q in rows]
 
 
-def answer_message(expect: Expect, kb: KnowledgeBase, key: str, with_detail: bool = False) -> dict[str, Any]:
+def answer_messages(expect: Expect, kb: KnowledgeBase, key: str, with_detail: bool = False) -> list[dict[str, Any]]:
+    """The answer's text and, for a first answer, the custom message with its spoken form."""
     entry = kb.by_key[key]
     text = entry.answer + (f"\n{entry.detail}" if with_detail else "")
-    return expect("utter_answer", answer=text, cite=entry.cite, next_step=entry.next_step)
+    out = [expect("utter_answer", answer=text, cite=entry.cite, next_step=entry.next_step)]
+    if not with_detail:
+        out.append(expect(None, custom=speech_payload(entry.spoken, [s.cite for s in entry.sources])))
+    return out
 
 
 async def test_answer_from_the_top_ranked_entry(
@@ -55,10 +60,12 @@ async def test_answer_from_the_top_ranked_entry(
         SlotSet("topic", "subsidies-amount"),
         SlotSet("pending", None),
     ]
-    assert dispatcher.messages == [answer_message(expect, kb, "subsidies-amount")]
-    assert read_out(dispatcher) == [f"{entry.answer}\n来源：{entry.cite}\n下一步：{entry.next_step}"]
+    assert dispatcher.messages == answer_messages(expect, kb, "subsidies-amount")
+    assert read_out(dispatcher)[0] == f"{entry.answer}\n下一步：{entry.next_step}\n来源：{entry.cite}"
+    assert dispatcher.messages[1]["custom"]["speech"] == entry.spoken
     assert "以县里当年公布为准" in entry.answer
     assert logged(store) == [("ask_policy", "answer", "m1.5", "重度残疾人护理补贴一个月多少钱")]
+    assert kb.by_key["subsidies-amount"].spoken
 
 
 async def test_answer_skips_ranked_keys_the_knowledge_no_longer_has(
@@ -68,7 +75,7 @@ async def test_answer_skips_ranked_keys_the_knowledge_no_longer_has(
     tracker.latest_message["knowledge"]["ranking"].insert(0, {"key": "renamed-entry", "id": "m1.5", "score": 0.9})
     events = await ActionAnswer().run(dispatcher, tracker, domain)
     assert events[:2] == [SlotSet("answer_sources", ["m1.5"]), SlotSet("topic", "subsidies-amount")]
-    assert dispatcher.messages == [answer_message(expect, kb, "subsidies-amount")]
+    assert dispatcher.messages == answer_messages(expect, kb, "subsidies-amount")
 
 
 async def test_clarify_offers_numbered_choices(
@@ -90,7 +97,10 @@ async def test_clarify_offers_numbered_choices(
     assert events == [
         SlotSet("answer_sources", ["m1.5", "m7.2"]),
         SlotSet("topic", CLARIFY_OPTIONS[0]),
-        SlotSet("pending", {"type": "clarify", "options": CLARIFY_OPTIONS}),
+        SlotSet(
+            "pending",
+            {"type": "clarify", "options": CLARIFY_OPTIONS, "ids": ["m1.5", "m7.2"], "question": "残疾证在外地怎么办"},
+        ),
     ]
     options = f"1 {titles[0]}\n2 {titles[1]}\n3 {titles[2]}\n4 都不是"
     assert dispatcher.messages == [expect("utter_clarify", buttons=buttons(4), options=options)]
@@ -129,7 +139,7 @@ async def test_out_of_scope(
     assert logged(store) == [("out_of_scope", "out_of_scope", "", "高龄津贴怎么领")]
 
 
-async def test_followup_stays_in_the_topic_family(
+async def test_a_followup_is_answered_as_read_with_the_topic(
     load_tracker: LoadTracker,
     dispatcher: CollectingDispatcher,
     domain: DomainDict,
@@ -137,41 +147,44 @@ async def test_followup_stays_in_the_topic_family(
     store: TicketStore,
     expect: Expect,
 ) -> None:
+    """The understanding step ranked "那要带什么材料" with the topic (two subsidies): the
+    subsidies' materials, not the card's, come first and are answered."""
     tracker = load_tracker("followup_materials")
     assert tracker.get_slot("topic") == "two-subsidies"
     events = await ActionAnswer().run(dispatcher, tracker, domain)
 
-    # The NLU ranked card-materials first; the follow-up stays with the two subsidies.
     entry = kb.by_key["subsidies-materials"]
-    assert set(entry.topics) & set(kb.by_key["two-subsidies"].topics)
     assert events == [
         SlotSet("answer_sources", [entry.id]),
         SlotSet("topic", "subsidies-materials"),
         SlotSet("pending", None),
     ]
-    assert dispatcher.messages == [answer_message(expect, kb, "subsidies-materials")]
-    assert logged(store) == [("ask_followup", "followup", "m1.5", "那要带什么材料")]
+    assert dispatcher.messages == answer_messages(expect, kb, "subsidies-materials")
+    assert logged(store) == [("ask_policy", "answer", "m1.5", "那要带什么材料")]
 
 
-async def test_a_vague_followup_gives_the_topic_in_more_detail(
+async def test_a_followup_about_the_topic_itself_gives_the_detail(
     load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, kb: KnowledgeBase, expect: Expect
 ) -> None:
     tracker = load_tracker("followup_materials", text="具体说说")
+    tracker.latest_message["knowledge"]["ranking"].insert(0, {"key": "two-subsidies", "id": "m1.5", "score": 0.7})
     events = await ActionAnswer().run(dispatcher, tracker, domain)
 
     assert kb.by_key["two-subsidies"].detail
     assert events == [SlotSet("answer_sources", ["m1.5"]), SlotSet("topic", "two-subsidies"), SlotSet("pending", None)]
-    assert dispatcher.messages == [answer_message(expect, kb, "two-subsidies", with_detail=True)]
+    assert dispatcher.messages == answer_messages(expect, kb, "two-subsidies", with_detail=True)
 
 
-async def test_followup_without_a_topic_asks_which_policy(
-    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, expect: Expect
+async def test_an_answer_outlives_a_menu_for_one_side_question(
+    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict
 ) -> None:
-    tracker = load_tracker("followup_materials", topic=None)
-    events = await ActionAnswer().run(dispatcher, tracker, domain)
-
-    assert events == [SlotSet("answer_sources", [])]
-    assert dispatcher.messages == [expect("utter_followup_no_topic")]
+    menu = {"type": "clarify", "options": CLARIFY_OPTIONS, "ids": ["m1.5", "m7.2"], "question": "残疾证在外地怎么办"}
+    events = await ActionAnswer().run(dispatcher, load_tracker("ask_policy_answer", pending=menu), domain)
+    assert events[-1] == SlotSet("pending", {**menu, "side": True})
+    dispatcher = CollectingDispatcher()
+    side = {**menu, "side": True}
+    events = await ActionAnswer().run(dispatcher, load_tracker("ask_policy_answer", pending=side), domain)
+    assert events[-1] == SlotSet("pending", None)  # a second side question ends it
 
 
 async def test_choosing_a_digit_after_clarify_answers_that_option(
@@ -185,7 +198,7 @@ async def test_choosing_a_digit_after_clarify_answers_that_option(
         SlotSet("topic", "card-cross-province"),
         SlotSet("pending", None),
     ]
-    assert dispatcher.messages == [answer_message(expect, kb, "card-cross-province")]
+    assert dispatcher.messages == answer_messages(expect, kb, "card-cross-province")
 
 
 async def test_choosing_in_words_or_full_width(
@@ -200,17 +213,24 @@ async def test_choosing_in_words_or_full_width(
             SlotSet("topic", key),
             SlotSet("pending", None),
         ], text
-        assert dispatcher.messages == [answer_message(expect, kb, key)], text
+        assert dispatcher.messages == answer_messages(expect, kb, key), text
 
 
 async def test_choosing_none_of_them(
-    load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict, expect: Expect
+    load_tracker: LoadTracker, domain: DomainDict, expect: Expect, buttons: Buttons
 ) -> None:
-    tracker = load_tracker("choose_after_clarify", text="4")
-    events = await ActionAnswer().run(dispatcher, tracker, domain)
+    for text, intent in (("4", "choose"), ("都不是", "deny")):
+        dispatcher = CollectingDispatcher()
+        tracker = load_tracker("choose_after_clarify", text=text, intent=intent)
+        tracker.slots["pending"] = {**tracker.slots["pending"], "question": "残疾证在外地怎么办"}
+        events = await ActionAnswer().run(dispatcher, tracker, domain)
 
-    assert events == [SlotSet("answer_sources", []), SlotSet("pending", None)]
-    assert dispatcher.messages == [expect("utter_clarify_none")]
+        # the same honest offer of a person as "I don't know", with the question kept
+        assert events == [
+            SlotSet("answer_sources", []),
+            SlotSet("pending", {"type": "offer_staff", "question": "残疾证在外地怎么办"}),
+        ], text
+        assert dispatcher.messages == [expect("utter_clarify_none", buttons=buttons(2))], text
 
 
 async def test_choosing_a_number_that_was_not_offered(

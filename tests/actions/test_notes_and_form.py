@@ -293,7 +293,8 @@ async def test_a_question_given_as_the_name_is_answered_and_the_name_asked_again
     known = {"decision": "answer", "ranking": [{"key": "nursing-subsidy", "id": "m1.5"}]}
     events, d = await run(ValidateHelpForm(), name_step("护理补贴怎么申请？", known), domain)
     assert SlotSet("contact_name", None) in events
-    assert [m["response"] for m in d.messages] == ["utter_answer", "utter_name_is_question"]
+    # the answer, its spoken form (a custom message, no response), then the name asked again
+    assert [m["response"] for m in d.messages] == ["utter_answer", None, "utter_name_is_question"]
     assert kb.by_key["nursing-subsidy"].answer in read_out(d)[0]
 
     events, d = await run(ValidateHelpForm(), name_step("你们是哪里的"), domain)  # nothing known: asked again
@@ -309,4 +310,4 @@ async def test_a_question_as_the_description_is_kept_and_answered_when_known(
     known = {"decision": "answer", "ranking": [{"key": "subsidies-amount", "id": "m1.5"}]}
     events, messages = await validate(domain, "description", "补贴一个月多少钱？", knowledge=known)
     assert events == [SlotSet("description", "补贴一个月多少钱？")]
-    assert [m["response"] for m in messages] == ["utter_answer", "utter_form_goes_on"]
+    assert [m["response"] for m in messages] == ["utter_answer", None, "utter_form_goes_on"]
