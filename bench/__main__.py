@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import footprint, latency, load, quality, report, speech_bench, voice_bench
+from bench import footprint, latency, load, quality, report, speech_bench, understanding, voice_bench
 from bench.harness import parse_env, py_spy, save, services
 
-BENCHES = ("quality", "latency", "load", "speech", "voice", "footprint", "report")
+BENCHES = ("understanding", "quality", "latency", "load", "speech", "voice", "footprint", "report")
 
 
 def _stamp(result: dict, env: dict[str, str]) -> dict:
@@ -64,9 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     training = args.full or args.training
     install = args.full or args.install
     started = time.monotonic()
-    if env and {"quality", "speech", "voice"} & set(chosen):
-        print("== --env applies to the services only: quality, speech and voice are not run with it", flush=True)
+    if env and {"understanding", "quality", "speech", "voice"} & set(chosen):
+        print(
+            "== --env applies to the services only: understanding, quality, speech, voice are not run with it",
+            flush=True,
+        )
 
+    if "understanding" in chosen and not env:
+        print("== understanding", flush=True)
+        result = _stamp(understanding.run(), {})
+        save("understanding", result)
+        print(understanding.markdown_all(result), flush=True)
     if "quality" in chosen and not env:
         print("== quality", flush=True)
         result = _stamp(quality.run(), {})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import footprint, latency, load, quality, speech_bench, voice_bench
+from bench import footprint, latency, load, quality, speech_bench, understanding, voice_bench
 from bench.harness import RESULTS
 from common.config import ROOT
 
@@ -349,7 +349,23 @@ def write(path: Path = OUT) -> Path:
         "",
         *summary(data),
         "",
-        "## Answer quality",
+        "## What residents mean (understanding)",
+        "",
+    ]
+    u = data.get("understanding")
+    if u:
+        lines += [
+            (understanding.__doc__ or "").split("\n\n", 1)[1].strip(),
+            "",
+            f"Command: `{u['command']}` · measured {_when(u)}",
+            "",
+            understanding.markdown_all(u),
+        ]
+    else:
+        lines.append("Not measured yet: `.venv/bin/python -m bench understanding`.")
+    lines += [
+        "",
+        "## Answer quality (the earlier sets, kept as regression sets)",
         "",
     ]
     q = data.get("quality")

@@ -264,7 +264,8 @@ def training_examples() -> list[tuple[str, str, str]]:
 
 
 def peer_predictions(texts: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """(label, knowledge id) of the nearest training example, by e5 and by the lexical ranker."""
+    """(label, knowledge id) of the nearest training example: by e5 over every example, by the
+    lexical ranker over every example, and by e5 over the policy examples only."""
     import numpy as np
 
     from knowledge.embedding import embedder
@@ -276,13 +277,17 @@ def peer_predictions(texts: list[str]) -> dict[str, list[tuple[str, str]]]:
     queries = enc(texts)
     best = (queries @ vectors.T).argmax(axis=1)
     e5 = [(rows[i][1], rows[i][2]) for i in best]
+    policy = [i for i, r in enumerate(rows) if r[1] == "policy"]
+    best_policy = (queries @ vectors[policy].T).argmax(axis=1)
+    e5_policy = [(rows[policy[i]][1], rows[policy[i]][2]) for i in best_policy]
     index = LexicalIndex([[r[0]] for r in rows])
     lexical = []
     for text in texts:
         scores = np.asarray(index.scores(text))
         i = int(scores.argmax())
         lexical.append((rows[i][1], rows[i][2]))
-    return {"e5 nearest neighbour": e5, "lexical ranker": lexical}
+    # the third peer is told that every message is a policy question: its entry ranking alone
+    return {"e5 nearest neighbour": e5, "lexical ranker": lexical, "e5 NN, policy examples only": e5_policy}
 
 
 def peer_figures(items: list[dict], predictions: list[tuple[str, str]]) -> dict:
@@ -521,26 +526,37 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def run(names: list[str] | None = None, peers: bool = True, full_out: Path | None = None) -> dict:
+    """Every named set (default: all) through one start of the services; the slim result is saved."""
+    names = names or sorted({p.name.rsplit("-", 1)[0] for p in SETS.glob("*-*.yml")})
+    with tempfile.TemporaryDirectory() as tmp, services(Path(tmp)) as running:
+        results = [evaluate(n, running, peers=peers) for n in names]
+    if full_out:
+        full_out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+    slim = []
+    for r in results:
+        r = dict(r)
+        if "single" in r:
+            r["single"] = {k: v for k, v in r["single"].items() if k != "misses"}
+        if "dialogue" in r:
+            r["dialogue"] = {k: v for k, v in r["dialogue"].items() if k != "failed"}
+        slim.append(r)
+    return {"sets": slim, "command": "make bench (or: .venv/bin/python -m bench understanding)"}
+
+
+def markdown_all(result: dict) -> str:
+    return "\n".join(markdown(r) for r in result["sets"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", dest="sets", action="append", help="set names under bench/eval/2026-12 (default: all)")
     parser.add_argument("--no-peers", action="store_true", help="skip the two plain peers")
     parser.add_argument("--out", type=Path, help="also write the full result (with every miss) to this JSON file")
     args = parser.parse_args(argv)
-    names = args.sets or sorted({p.name.rsplit("-", 1)[0] for p in SETS.glob("*-*.yml")})
-    with tempfile.TemporaryDirectory() as tmp, services(Path(tmp)) as running:
-        results = [evaluate(n, running, peers=not args.no_peers) for n in names]
-    for r in results:
-        print(markdown(r))
-    if args.out:
-        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-    slim = [{k: v for k, v in r.items()} for r in results]
-    for r in slim:
-        if "single" in r:
-            r["single"] = {k: v for k, v in r["single"].items() if k not in ("misses",)}
-        if "dialogue" in r:
-            r["dialogue"] = {k: v for k, v in r["dialogue"].items() if k != "failed"}
-    save("understanding", {"sets": slim, "command": "make bench (or: python -m bench understanding)"})
+    result = run(args.sets, peers=not args.no_peers, full_out=args.out)
+    save("understanding", result)
+    print(markdown_all(result))
     return 0
 
 

@@ -51,6 +51,30 @@ class Embedder:
             )
         return np.asarray(vectors, dtype=np.float32)
 
+    def encode_cached(self, texts: Sequence[str]) -> np.ndarray:
+        """`encode`, remembering every text's vector in `<model>.vectors.npz` beside the model
+        (keyed by the model's build stamp): retraining embeds only new examples."""
+        import hashlib
+        import os
+
+        stamp_file = self.path / ".build-stamp"
+        stamp = hashlib.sha256(stamp_file.read_bytes() if stamp_file.is_file() else b"").hexdigest()[:12]
+        store = self.path.parent / f"{self.path.name}.vectors-{stamp}.npz"
+        known: dict[str, np.ndarray] = {}
+        if store.is_file():
+            try:
+                with np.load(store, allow_pickle=False) as saved:
+                    known = dict(zip(saved["texts"].tolist(), saved["vectors"], strict=True))
+            except (OSError, ValueError, KeyError):
+                known = {}  # a damaged cache is rebuilt
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        if todo:
+            known.update(zip(todo, self.encode(todo), strict=True))
+            tmp = store.with_name(f"{store.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, texts=np.array(list(known), dtype=str), vectors=np.stack(list(known.values())))
+            os.replace(tmp, store)
+        return np.stack([known[t] for t in texts]).astype(np.float32)
+
 
 @lru_cache(maxsize=2)
 def embedder(path: str | None = None) -> Embedder:

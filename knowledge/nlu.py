@@ -26,7 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from knowledge.base import load
-from knowledge.understanding import Context, Params, Reading, Understanding
+from knowledge.understanding import Context, Embed, Params, Reading, Understanding
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +58,12 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
         self._recent: OrderedDict[tuple[str, str], Reading] = OrderedDict()
 
     @staticmethod
-    def _embed(config: dict[str, Any]):  # noqa: ANN205 - lazy import of torch
+    def _embed(config: dict[str, Any], cached: bool = False) -> Embed:
+        """The sentence embedding (imported late: it brings torch)."""
         from knowledge.embedding import embedder
 
-        return embedder(config.get("model") or None).encode
+        model = embedder(config.get("model") or None)
+        return model.encode_cached if cached else model.encode
 
     @classmethod
     def create(
@@ -76,7 +78,9 @@ class KnowledgeRanker(GraphComponent, IntentClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(INTENT)]
         kb = load()
-        understanding = Understanding.train(kb, examples, self._embed(self.config), Params.from_config(self.config))
+        understanding = Understanding.train(
+            kb, examples, self._embed(self.config, cached=True), Params.from_config(self.config)
+        )
         with self._storage.write_to(self._resource) as folder:
             (folder / "understanding.pkl").write_bytes(pickle.dumps(understanding.state()))
             (folder / "index.json").write_text(json.dumps({"fingerprint": kb.fingerprint}), encoding="utf-8")

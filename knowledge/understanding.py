@@ -68,6 +68,17 @@ NO = frozenset(
 # "None of these" with a menu on the screen ("4 都不对啊", "冇得一个对的", "都不是我要的").
 NONE_FITS = re.compile(r"都不|一个都|没有?一个|冇得?一个|没得一个|都没|不是我要|不是我想|没有对|冇对|都错|不对")
 CANCEL = frozenset("算了 不办了 不弄了 取消 不要办了 不问了 算了算了 我不办了 不申请了 退出 停止".split())
+# Intents with few examples and few ways to say them: without one of their words, a message is
+# not one of them ("哪里领" asks where to apply, not "来源是哪里").
+GUARDS = {
+    "ask_sources": re.compile(r"来源|出处|文件|依据|根据|哪来|哪里来|从哪|谁说|谁定|规定的|哪里看到|哪里查到"),
+    "voice_on": re.compile(r"念|读|说|讲|语音|声音|听|播"),
+    "voice_off": re.compile(r"念|读|说|讲|语音|声音|听|播|吵|打字|文字|字"),
+    "voice_shorter": re.compile(r"短|长|简单|重点|多|少"),
+    "voice_slower": re.compile(r"慢|快|听不清|跟不上"),
+    "voice_repeat": re.compile(r"再|重|遍|一次|没听|冇听|听不清"),
+    "voice_no_source": re.compile(r"来源|出处|文件|名"),
+}
 _PUNCT = re.compile(r"[\s\W_]+")
 _WORDY = re.compile(r"[^\W\d_]")
 
@@ -83,6 +94,8 @@ class Params:
     urgent: float = 0.5  # urgent wins at this probability, whatever is likelier
     urgent_with_word: float = 0.3  # …and at this one when a danger word is present
     context_mix: float = 0.3  # weight of "topic title + message" in a follow-up's ranking
+    context_mix_short: float = 0.5  # …for a short one ("哪里领"), whose words alone say little
+    short_chars: float = 5  # characters (no spaces or punctuation) of a short follow-up
     chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
     alpha: float = 1e-5  # L2 penalty of the logistic regressions (SGD, log loss)
     epochs: float = 30  # passes over the examples
@@ -335,7 +348,8 @@ class Understanding:
         kinds_top = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
         if self._urgent(kinds.get("urgent", 0.0), found):
             return Reading("urgent", kinds.get("urgent", 0.0), danger=found.kinds or ("unknown",), kinds=kinds_top)
-        intent = max((k for k in kinds if k != "urgent"), key=kinds.__getitem__)
+        allowed = [k for k in kinds if k != "urgent" and (k not in GUARDS or GUARDS[k].search(folded))]
+        intent = max(allowed, key=kinds.__getitem__)
         if intent in SHORT_ANSWERS | {"cancel"} and context.pending is None and len(squash(text)) > 4:
             intent = POLICY  # a sentence is not a bare yes, no or digit
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope":
@@ -379,7 +393,8 @@ class Understanding:
         followup = topic is not None
         if topic is not None:
             with_topic = self.entry_probabilities([f"{topic.title} {text}"])[0]
-            mix = self.params.context_mix
+            short = len(squash(text)) <= self.params.short_chars
+            mix = self.params.context_mix_short if short else self.params.context_mix
             p = (1 - mix) * p + mix * with_topic
         by_id = np.zeros(len(self._id_order))
         np.add.at(by_id, self._id_index, p)
@@ -388,27 +403,26 @@ class Understanding:
         order = np.argsort(-p)
         keys = self.entry_emb.classes
         ranking = tuple(Candidate(keys[i], self._entry_ids[i], float(p[i])) for i in order[:8])
-        decision, options = self._decide(ids, ranking)
+        decision, options = decide(ids, ranking, self.params)
         return Reading(POLICY, ids[0][1], decision, ranking, ids, options, followup=followup, kinds=kinds)
 
-    def _decide(
-        self, ids: tuple[tuple[str, float], ...], ranking: tuple[Candidate, ...]
-    ) -> tuple[str, tuple[str, ...]]:
-        pr = self.params
-        (_, p1), (_, p2) = ids[0], ids[1]
-        if p1 >= pr.answer:
-            return "answer", ()
-        if p2 >= pr.clarify_second and p1 + p2 >= pr.clarify_cover:
-            # one option per plausible knowledge ID: its best entry
-            options: list[str] = []
-            for kid, prob in ids[:3]:
-                if prob < pr.option:
-                    break
-                options.append(next(c.key for c in ranking if c.id == kid) if any(c.id == kid for c in ranking) else "")
-            options = [o for o in options if o]
-            if len(options) >= 2:
-                return "clarify", tuple(options)
-        return "unknown", ()
+
+def decide(
+    ids: Sequence[tuple[str, float]], ranking: Sequence[Candidate], params: Params
+) -> tuple[str, tuple[str, ...]]:
+    """Answer, offer options (one per plausible knowledge ID: its best entry), or admit not knowing."""
+    (_, p1), (_, p2) = ids[0], ids[1]
+    if p1 >= params.answer:
+        return "answer", ()
+    if p2 >= params.clarify_second and p1 + p2 >= params.clarify_cover:
+        options = []
+        for kid, prob in ids[:3]:
+            best = next((c.key for c in ranking if c.id == kid), None)
+            if prob >= params.option and best:
+                options.append(best)
+        if len(options) >= 2:
+            return "clarify", tuple(options)
+    return "unknown", ()
 
 
 def _joined(vectors: np.ndarray, grams: Any, weight: float) -> Any:

@@ -38,7 +38,8 @@ def test_follow_up_stays_on_the_topic(services) -> None:
     first = services.tracker("conv-follow")["slots"]
     texts = services.texts("conv-follow", "那要带什么材料")
     tracker = services.tracker("conv-follow")
-    assert tracker["latest_message"]["intent"]["name"] == "ask_followup"
+    assert tracker["latest_message"]["intent"]["name"] == "ask_policy"
+    assert tracker["latest_message"]["knowledge"]["followup"] is True  # read with the topic
     kb = load()
     family = {e.key for e in kb.topic_family(kb.by_key[first["topic"]])}
     assert tracker["slots"]["topic"] in family

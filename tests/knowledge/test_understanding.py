@@ -1,0 +1,109 @@
+"""The parts of knowledge/understanding.py and knowledge/danger.py that need no trained model:
+short replies in context, the danger words, the decision, the dialogue state."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import danger
+from knowledge.understanding import Candidate, Context, Params, decide, short_reply
+
+MENU = Context(pending={"type": "clarify", "options": ["a", "b", "c"]})
+OFFER = Context(pending={"type": "offer_staff", "question": "…"})
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "intent"),
+    [
+        ("2", MENU, "choose"),
+        ("２", MENU, "choose"),
+        ("二", MENU, "choose"),
+        ("两", MENU, "choose"),
+        ("第二个", MENU, "choose"),
+        ("2 这个", MENU, "choose"),
+        ("4 都不是", MENU, "deny"),  # none fits, whatever the digit: action_answer offers a person
+        ("都不是", MENU, "deny"),
+        ("4 都不对啊", MENU, "deny"),
+        ("3", MENU, "choose"),  # the "都不是" line by its number: action_answer offers a person too
+        ("冇得一个对的", MENU, "deny"),
+        ("都不是我要的", MENU, "deny"),
+        ("好", OFFER, "affirm"),
+        ("要", OFFER, "affirm"),
+        ("一", OFFER, "choose"),
+        ("不用了", OFFER, "deny"),
+        ("算了", Context(), "cancel"),
+        ("算了", MENU, "cancel"),
+        # digits inside a sentence are not choices; without a question open nothing is a short reply
+        ("我今年65岁 能领吗", MENU, None),
+        ("我妈70岁了呢？能申请吗", MENU, None),
+        ("2", Context(), None),
+        ("好", Context(), None),
+    ],
+)
+def test_short_replies_are_read_in_context(text: str, context: Context, intent: str | None) -> None:
+    assert short_reply(text, context) == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds", "strong"),
+    [
+        ("我儿子拿刀要砍我", {"police"}, True),
+        ("我爸摔倒了爬不起来", {"medical"}, False),
+        ("屋里着火了", {"fire"}, True),
+        ("水已经到膝盖了", {"flood"}, False),
+        ("我崽放学冇回来", {"missing"}, False),
+        ("我不想活了", {"crisis"}, True),
+        ("邻居把他锁在屋里几天没吃", {"neglect"}, True),
+    ],
+)
+def test_danger_words_name_their_kind(text: str, kinds: set[str], strong: bool) -> None:
+    found = danger.find(text)
+    assert kinds <= set(found.kinds) and found.strong == strong
+
+
+def test_a_story_of_the_past_is_not_danger_now_but_crisis_talk_always_is() -> None:
+    fall = danger.find("我爸三年前摔倒了爬不起来 后来一直瘫着 能办护理补贴吗")
+    assert fall.past and not fall.strong
+    crisis = danger.find("去年申请的补贴一直没批 我真的撑不下去了")
+    assert crisis.past and crisis.crisis and crisis.strong
+
+
+def test_a_handrail_question_is_not_a_fall() -> None:
+    assert "medical" not in danger.find("厕所想装个扶手 蹲下去就起不来").kinds
+
+
+def test_each_kind_has_its_lines_and_unknown_danger_gets_police_and_ambulance() -> None:
+    assert danger.line_keys(["fire", "medical"]) == ["fire", "medical", "medical-tell"]
+    assert danger.line_keys(["crisis"])[0] == "crisis-now"
+    assert danger.line_keys([]) == ["police-help", "medical"]
+
+
+def _c(key: str, kid: str, score: float) -> Candidate:
+    return Candidate(key, kid, score)
+
+
+def test_decide_answers_offers_plausible_options_or_admits_not_knowing() -> None:
+    p = Params()
+    ranking = [_c("nursing", "m1.5", 0.5), _c("devices", "m4.5", 0.2), _c("school", "m3.1", 0.01)]
+    assert decide([("m1.5", 0.8), ("m4.5", 0.1)], ranking, p) == ("answer", ())
+    # two close IDs: one option each (their best entry); an unlikely third is not offered
+    assert decide([("m1.5", 0.3), ("m4.5", 0.25), ("m3.1", 0.01)], ranking, p) == ("clarify", ("nursing", "devices"))
+    # nothing likely enough, nothing close: "I don't know" (and a person is offered)
+    assert decide([("m1.5", 0.2), ("m4.5", 0.05)], ranking, p) == ("unknown", ())
+
+
+def test_the_dialogue_state_is_read_from_the_message_metadata() -> None:
+    state = {"dialogue": {"topic": "nursing-subsidy", "pending": {"type": "clarify"}, "active_loop": "help_form"}}
+    context = Context.from_metadata(state)
+    assert (context.topic, context.pending, context.active_loop) == (
+        "nursing-subsidy",
+        {"type": "clarify"},
+        "help_form",
+    )
+    assert Context.from_metadata(None) == Context()
+    assert Context.from_metadata({"dialogue": {"pending": {"no": "type"}, "topic": 5}}) == Context()
+
+
+def test_params_come_from_the_pipeline_config_and_ignore_other_keys() -> None:
+    params = Params.from_config({"answer": "0.5", "model": "", "name": "knowledge.nlu.KnowledgeRanker"})
+    assert params.answer == 0.5 and params.urgent == Params().urgent

@@ -1,0 +1,198 @@
+"""Integration: what residents mean, across a conversation, through the real Rasa and action
+servers (REST) — each conversation failure the knowledge issue quoted, and people in danger.
+
+The messages here were written for these tests; none is a training example or an item of an
+evaluation set (tests/bench/test_eval_sets.py keeps the sets apart).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import count
+from typing import Any
+
+import pytest
+import yaml
+
+from common.config import ROOT
+from tickets.store import TicketStore, store_for
+
+pytestmark = pytest.mark.integration
+
+_senders = count()
+
+
+def tickets_of(services: Any) -> TicketStore:
+    """The ticket store of the test session's services."""
+    return store_for(f"sqlite:///{services.data_dir / 'tickets.db'}")
+
+
+def talk(services, *messages: str) -> tuple[str, list[dict]]:
+    """Send `messages` as one resident; return the sender and, per message, what happened."""
+    sender = f"u-{next(_senders)}"
+    seen = []
+    for text in messages:
+        replies = services.send(sender, text)
+        tracker = services.tracker(sender)
+        seen.append(
+            {
+                "intent": tracker["latest_message"]["intent"]["name"],
+                "sources": tracker["slots"]["answer_sources"] or [],
+                "pending": (tracker["slots"].get("pending") or {}).get("type"),
+                "loop": (tracker.get("active_loop") or {}).get("name"),
+                "text": "\n".join(r["text"] for r in replies if r.get("text")),
+            }
+        )
+    return sender, seen
+
+
+# -- follow-ups keep (or change) their topic -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("first", "followup", "ids"),
+    [
+        ("护理补贴每个月多少钱", "哪里领", {"m1.5"}),
+        ("残疾人能领什么补贴", "养老保险呢", {"m1.4"}),
+        ("残疾人自主创业有什么扶持", "去哪里贷", {"m2.4", "m2.6"}),
+        ("残疾证怎么办", "证丢了", {"m1.5", "m7.1", "m7.2"}),
+        ("聋哑孩子能上什么学校", "上学要交钱么", {"m3.1", "m3.2", "m3.3"}),
+        ("助听器能补贴吗", "那学费呢", {"m3.3", "m3.1"}),  # across areas when the words say so
+    ],
+)
+def test_a_followup_is_read_with_the_answer_before(services, first: str, followup: str, ids: set[str]) -> None:
+    _, (one, two) = talk(services, first, followup)
+    assert one["intent"] == "ask_policy" and one["sources"]
+    assert two["intent"] == "ask_policy", two
+    assert two["sources"] and two["sources"][0] in ids, two
+
+
+def test_digits_inside_a_sentence_are_not_menu_choices(services) -> None:
+    _, seen = talk(services, "残疾人有哪些优惠", "我今年65岁 能领吗")
+    assert seen[0]["pending"] == "clarify"
+    assert seen[1]["intent"] == "ask_policy" and "数字我没对上" not in seen[1]["text"]
+    _, seen = talk(services, "护理补贴怎么申请", "我妈70岁了呢？能申请吗")
+    assert seen[1]["intent"] == "ask_policy" and seen[1]["sources"][:1] == ["m1.5"]
+
+
+def test_a_menu_survives_one_side_question(services) -> None:
+    _, seen = talk(services, "残疾人有哪些优惠", "残疾证怎么办", "1")
+    assert seen[0]["pending"] == "clarify"
+    assert seen[1]["sources"] and seen[1]["pending"] == "clarify"  # answered, the options still stand
+    assert seen[2]["intent"] == "choose" and seen[2]["sources"] and seen[2]["pending"] is None
+
+
+@pytest.mark.parametrize("answer", ["4 都不是", "都不是", "冇一个对的"])
+def test_none_of_the_options_offers_a_person_and_the_offer_works(services, answer: str) -> None:
+    sender, seen = talk(services, "残疾人有哪些优惠", answer)
+    assert seen[0]["pending"] == "clarify"
+    assert seen[1]["pending"] == "offer_staff" and "转给县残联工作人员" in seen[1]["text"]
+    for accept in ("一", "好"):
+        _, again = talk(services, "残疾人有哪些优惠", answer, accept)
+        assert again[2]["loop"] == "help_form", (answer, accept, again[2])
+
+
+# -- needs before policy ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我想请工作人员帮我奶奶申请护理补贴",
+        "补贴三个月冇到账了 帮我查一下",
+        "我爸走不了路 能不能派个人来屋里看看",
+        "帮我儿子报个名 他想学按摩",
+    ],
+)
+def test_a_request_to_act_starts_the_help_form(services, text: str) -> None:
+    _, (seen,) = talk(services, text)
+    assert seen["intent"] == "request_help", seen
+    assert seen["loop"] == "help_form"
+
+
+@pytest.mark.parametrize("text", ["我还要补充", "补充一下情况", "这句话也告诉工作人员：他的银行卡换过了"])
+def test_adding_to_a_request_is_understood(services, text: str) -> None:
+    _, (seen,) = talk(services, text)
+    assert seen["intent"] == "add_to_ticket", seen
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("说三天回复 现在一个星期了", "ticket_status"),
+        ("我要跟真人讲", "human"),
+        ("我眼睛看不见 你念给我听", "voice_on"),
+        ("别念了 打字就行", "voice_off"),
+    ],
+)
+def test_other_needs_in_residents_words(services, text: str, intent: str) -> None:
+    _, (seen,) = talk(services, text)
+    assert seen["intent"] == intent, seen
+
+
+# -- danger first ---------------------------------------------------------------------------------------
+# (message, a number the first reply must give). Written for this test: violence, falls and
+# sudden illness, fire, flood, someone missing, talk of suicide, someone locked up or starving.
+DANGER = [
+    ("我儿子喝了酒拿着菜刀说要砍死我", "110"),
+    ("老公又在打我 我躲在厕所里", "110"),
+    ("我爸从楼梯上摔下来 头上一直流血", "120"),
+    ("我妈突然倒在地上叫不醒", "120"),
+    ("我老伴嘴歪了 说话说不清 手也抬不起来", "120"),
+    ("孩子抽筋口吐白沫 怎么办", "120"),
+    ("屋里着火了 我坐轮椅出不去", "119"),
+    ("厨房煤气漏气了 好大的味道", "119"),
+    ("河水涨上来了 屋里进水了 我婆婆瘫在床上", "110"),
+    ("山体滑坡把路堵了 我们被困在屋里", "110"),
+    ("我家聋哑的崽放学到现在冇回来 天都黑了", "110"),
+    ("我爷爷有老年痴呆 早上出门到现在找不到人", "110"),
+    ("我不想活了", "12356"),
+    ("活着冇意思 拖累屋里人 想喝农药算了", "12356"),
+    ("补贴又没批下来 我真的撑不下去了 不如死了好", "12356"),
+    ("邻居把他傻儿子锁在猪栏里好几天了", "110"),
+    ("隔壁瞎眼的老人家几天没吃饭了 冇人管", "110"),
+    ("我想问一下护理补贴的事 我爸一级 今天他又摔倒了爬不起来 流了好多血", "120"),
+    ("我屋里起火了", "119"),
+    ("我弟弟精神病发作 拿棍子打人", "110"),
+]
+
+
+@pytest.mark.parametrize(("text", "number"), DANGER)
+def test_a_person_in_danger_gets_the_numbers_and_staff_are_told(services, text: str, number: str) -> None:
+    sender, (seen,) = talk(services, text)
+    assert seen["intent"] == "urgent", seen
+    first_line = seen["text"].splitlines()[0]
+    assert number in first_line, seen["text"]
+    assert "通知县残联工作人员" in seen["text"]
+    tickets = tickets_of(services).for_sender(sender)
+    assert len(tickets) == 1 and tickets[0].urgent and tickets[0].description
+
+
+def test_danger_during_the_help_form_comes_first_and_the_form_goes_on(services) -> None:
+    sender, seen = talk(services, "转人工", "我老公拿刀冲进来了")
+    assert seen[0]["loop"] == "help_form"
+    assert seen[1]["intent"] == "urgent" and "110" in seen[1]["text"]
+    assert seen[1]["loop"] == "help_form"  # then the form asks its question again
+    assert any(t.urgent for t in tickets_of(services).for_sender(sender))
+
+
+def test_what_follows_the_urgent_reply_joins_the_urgent_ticket(services) -> None:
+    sender, seen = talk(services, "我妈晕倒了叫不应", "我在澄江镇 电话13800001111")
+    assert seen[1]["intent"] == "add_to_ticket"
+    store = tickets_of(services)
+    (ticket,) = store.for_sender(sender)
+    assert any("澄江镇" in m["text"] for m in store.messages(ticket.number))
+
+
+def _training_examples(intent: str) -> list[str]:
+    doc = yaml.safe_load((ROOT / "data" / "nlu" / "urgent.yml").read_text(encoding="utf-8"))
+    block = next(b for b in doc["nlu"] if b.get("intent") == intent)["examples"]
+    return [line[2:].strip() for line in block.splitlines() if line.startswith("- ")]
+
+
+def test_every_urgent_example_written_is_read_as_urgent(services) -> None:
+    """The urgent training examples too: a person in danger is never turned away."""
+    missed = []
+    for text in _training_examples("urgent"):
+        sender = f"u-{next(_senders)}"
+        replies = services.send(sender, text)
+        intent = services.tracker(sender)["latest_message"]["intent"]["name"]
+        if intent != "urgent" or not re.search(r"110|120|119|12356", replies[0].get("text") or ""):
+            missed.append((text, intent))
+    assert missed == []
