@@ -79,6 +79,16 @@ GUARDS = {
     "voice_repeat": re.compile(r"再|重|遍|一次|没听|冇听|听不清"),
     "voice_no_source": re.compile(r"来源|出处|文件|名"),
 }
+# The words of a follow-up that could follow any answer ("去哪里领", "要带么子", "多久能批"): what
+# is left without them is what the follow-up is about ("养老保险呢" is about 养老保险).
+_GENERIC_WORDS = (
+    "那么 那 还有 呢 吗 么 嘛 啊 呀 哦 了 的 我 我们 他 她 要 想 能 可以 可不可以 能不能 "
+    "会不会 是不是 有冇 有没有 冇 没 不 "
+    "哪里 哪儿 哪 去哪 在哪 去哪里 在哪里 什么地方 怎么 咋个 咋 怎样 如何 "
+    "么子 什么 啥 几多 多少 多久 几时 什么时候 几天 几个月 "
+    "领 办 申请 弄 搞 交 带 拿 给 去 找 问 批 批下来 下来 钱 收费 要钱 免费 材料 东西 条件 手续 流程 一下 这个 那个"
+).split()
+GENERIC = re.compile("|".join(sorted(_GENERIC_WORDS, key=len, reverse=True)))
 _PUNCT = re.compile(r"[\s\W_]+")
 _WORDY = re.compile(r"[^\W\d_]")
 
@@ -393,7 +403,8 @@ class Understanding:
         followup = topic is not None
         if topic is not None:
             with_topic = self.entry_probabilities([f"{topic.title} {text}"])[0]
-            short = len(squash(text)) <= self.params.short_chars
+            rest = GENERIC.sub("", squash(normalise(text)))
+            short = len(squash(text)) <= self.params.short_chars and len(rest) < 2
             mix = self.params.context_mix_short if short else self.params.context_mix
             p = (1 - mix) * p + mix * with_topic
         by_id = np.zeros(len(self._id_order))
