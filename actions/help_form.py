@@ -8,6 +8,7 @@ Every question with choices can be answered with a digit; "算了" cancels at an
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -20,6 +21,8 @@ from common.logs import mask
 from tickets.fields import CATEGORIES, MAX_TEXT, TOWNSHIPS, parse_category, parse_name, parse_phone, parse_township
 
 logger = logging.getLogger(__name__)
+
+TELEGRAM_SENDER = "tg:"  # bot/runtime.py sender_id()
 
 FORM_SLOTS = ("contact_name", "phone", "township", "category", "description", "confirm")
 CONFIRM_FIELDS = FORM_SLOTS[:5]
@@ -140,35 +143,63 @@ class ValidateHelpForm(FormValidationAction):
         return {"confirm": None}
 
 
+def form_run(tracker: Tracker) -> str:
+    """What identifies this run of the help form: the moment it was activated.
+
+    Rasa sends the events back to the run's start (rasa_addons/server.py), so the
+    activation is there; a submit retried in the same run (after a crash, a timeout or a
+    lost reply) sees the same one. Without it (a plain Rasa), the answers themselves and
+    the day stand in: the same request twice on one day is one request.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == "help_form":
+            return f"help_form@{event.get('timestamp')!r}"
+    answers = "\x1f".join(str(tracker.get_slot(s) or "") for s in CONFIRM_FIELDS)
+    return f"answers@{date.today().isoformat()}\x1f{answers}"
+
+
 class ActionSubmitHelp(Action):
-    """Stores the ticket, then tells the number; on a database error, says so honestly."""
+    """Stores the ticket once per form run, then tells the number; on a database error, says so honestly.
+
+    A Telegram resident hears the number through the outbox (queued with the ticket and
+    delivered by the bridge, retried until Telegram confirms it), so the reply of this turn
+    carries only `{"ticket": …, "delivery": "outbox"}`; other senders (the terminal chat,
+    REST clients) have no outbox route and get the sentence in the reply.
+    """
 
     def name(self) -> str:
         return "action_submit_help"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from tickets.lifecycle import submit_key
         from tickets.store import default_store
 
         if tracker.get_slot("confirm") != "yes":
             dispatcher.utter_message(response="utter_cancelled")
             return clear_form()
+        telegram = tracker.sender_id.startswith(TELEGRAM_SENDER)
         try:
-            ticket = default_store().create(
+            ticket, stored = default_store().create_once(
                 sender_id=tracker.sender_id,
                 contact_name=tracker.get_slot("contact_name") or "",
                 phone=tracker.get_slot("phone") or "",
                 township=tracker.get_slot("township") or "",
                 category=tracker.get_slot("category") or "",
                 description=tracker.get_slot("description") or "",
+                key=submit_key(tracker.sender_id, form_run(tracker)),
+                tell_resident=telegram,
             )
         except Exception:  # the resident must hear that it failed
             logger.exception("could not store a help request")
             dispatcher.utter_message(response="utter_ticket_failed")
             return clear_form()
-        logger.info("ticket %s stored for %s", ticket.number, tracker.sender_id)
-        dispatcher.utter_message(
-            response="utter_ticket_created", ticket=ticket.number, json_message={"ticket": ticket.number}
-        )
+        logger.info("ticket %s %s for %s", ticket.number, "stored" if stored else "found again", tracker.sender_id)
+        if telegram:
+            dispatcher.utter_message(json_message={"ticket": ticket.number, "delivery": "outbox"})
+        else:
+            dispatcher.utter_message(
+                response="utter_ticket_created", ticket=ticket.number, json_message={"ticket": ticket.number}
+            )
         return clear_form()
 
 
