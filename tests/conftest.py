@@ -46,7 +46,18 @@ class Services:
     env: dict[str, str]
 
     def __post_init__(self) -> None:
-        self.client = RasaClient(self.rasa_url, timeout=60)  # the project's one Rasa client
+        from common.config import settings
+        from common.secrets import read_secret
+
+        cfg = settings()  # the services' own: their data folder holds the generated secrets
+        # the project's one Rasa client, as the bridge uses it (bridge channel, API token)
+        self.client = RasaClient(
+            self.rasa_url, 60, read_secret(cfg, "rasa_token"), bridge_token=read_secret(cfg, "bridge_token")
+        )
+
+    def secret(self, name: str) -> str:
+        """One of the services' generated secrets (`<data>/secrets/<name>`)."""
+        return (self.data_dir / "secrets" / name).read_text().strip()
 
     def send(self, sender: str, text: str) -> list[dict]:
         return self.client.send_sync(sender, text, empty_ok=True)
@@ -69,7 +80,7 @@ def trained_model() -> Path:
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """Starts the real action server and Rasa server (REST, --enable-api) on free ports."""
+    """Starts the real action server and Rasa server (channels, HTTP API with a generated token) on free ports."""
     from common.config import settings
     from launcher.services import Supervisor, plan
 
