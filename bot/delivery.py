@@ -9,10 +9,10 @@ its lease has run out.
 What Telegram answers decides what happens next:
 - 5xx, connection errors: tried again later, with exponential backoff and jitter (at most
   MAX_BACKOFF_SECONDS apart), forever; the pass ends (Telegram is probably down).
-- 429 flood control: the next attempt waits what Telegram asked (`retry_after`).
+- 429 flood control: nothing more is sent before what Telegram asked (`retry_after`).
 - A timeout: the message may have arrived (Telegram often applies a request it answers
   late). The attempt is counted as uncertain; the row is sent once more only after a
-  probe (`getMe`) answers in time, and a row that timed out twice is not sent a third
+  probe (a "typing…" action in that chat) answers in time, and a row that timed out twice is not sent a third
   time: staff are told to check (README: at most two copies of a message).
 - 403 from a resident (blocked the bot): recorded once, staff told, not retried. A staff
   message refused as malformed is given up after MAX_BAD_REQUEST_ATTEMPTS.
@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from telegram import ReplyParameters
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.cards import card_markup, card_text
@@ -61,7 +62,6 @@ NO_STAFF_BACKOFF_SECONDS = 300.0
 MAX_BAD_REQUEST_ATTEMPTS = 8
 # A message whose attempts timed out this often is not sent again (it may have arrived each time).
 MAX_UNCERTAIN = 2
-PROBE_TIMEOUT_SECONDS = 5.0
 # Kinds whose sending creates a message (a resend after a timeout could double it); edits do not.
 CREATES_MESSAGE = frozenset(OutboxKind) - {OutboxKind.STAFF_CARD_UPDATE}
 
@@ -89,6 +89,7 @@ class Deliverer:
         self._next_renotify = 0.0
         self._next_overdue = 0.0
         self._next_reclaim = 0.0
+        self._paused_until = 0.0  # flood control: Telegram asked every sender of this bot to wait
         self.senders: dict[OutboxKind, Callable[[Row, Ticket | None], Awaitable[None]]] = {
             OutboxKind.STAFF_CARD: self._staff_card,
             OutboxKind.STAFF_CARD_UPDATE: self._staff_card_update,
@@ -143,7 +144,7 @@ class Deliverer:
         await self._maybe_renotify()
         await self._maybe_alert_overdue()
         await self._maybe_reclaim()
-        while not self._stopping:
+        while not self._stopping and asyncio.get_running_loop().time() >= self._paused_until:
             row = await asyncio.to_thread(self.outbox.claim_next, self.owner, LEASE_SECONDS)
             if row is None:
                 return
@@ -200,14 +201,26 @@ class Deliverer:
     async def _failed(self, row: Row, error: str, delay: float) -> None:
         await asyncio.to_thread(self.outbox.failed, row.id, error, delay)
 
-    async def _probe(self) -> bool:
-        """Does the Bot API answer in time right now? (before resending a row that timed out)"""
+    async def _probe(self, chat_id: int | None) -> bool:
+        """Does the Bot API answer in time right now, for this chat? (before resending a row
+        that timed out: a "typing…" action, the same kind of call as the send, harmless)"""
         try:
-            await self.app.bot.get_me(read_timeout=PROBE_TIMEOUT_SECONDS)
+            if chat_id is None:
+                await self.app.bot.get_me(read_timeout=self.cfg.telegram_timeout)
+            else:
+                await self.app.bot.send_chat_action(chat_id, ChatAction.TYPING, read_timeout=self.cfg.telegram_timeout)
             return True
+        except (Forbidden, BadRequest):
+            return True  # the chat itself refuses: the send will say so
         except TelegramError as exc:
             log.info("Bot API probe failed (%s); the uncertain message waits", exc)
             return False
+
+    def _chat_of(self, kind: OutboxKind, ticket: Ticket | None) -> int | None:
+        if kind.to_staff:
+            return self.cfg.staff_chat_id
+        target = parse_sender(ticket.sender_id) if ticket else None
+        return target[0] if target else None
 
     async def _deliver(self, row: Row) -> bool:
         """Send one claimed row; False when Telegram seems unreachable (end this pass)."""
@@ -241,7 +254,7 @@ class Deliverer:
         if creates and row.uncertain >= MAX_UNCERTAIN:
             await self._give_up_uncertain(row, ticket, kind)
             return True
-        if creates and row.uncertain and not await self._probe():
+        if creates and row.uncertain and not await self._probe(self._chat_of(kind, ticket)):
             await self._failed(row, "Bot API still not answering in time", backoff(row.attempts))
             return False
         try:
@@ -249,6 +262,7 @@ class Deliverer:
         except RetryAfter as exc:  # flood control: wait what Telegram asked
             wait = exc.retry_after if isinstance(exc.retry_after, int | float) else exc.retry_after.total_seconds()
             log.warning("%s for %s: flood control, retry after %.0f s", kind, number, wait)
+            self._paused_until = asyncio.get_running_loop().time() + wait
             await self._failed(row, f"RetryAfter: {wait:.0f} s", wait + random.uniform(0.1, 1.0))
             return False
         except TimedOut as exc:

@@ -1,36 +1,35 @@
-"""Crash points for the reliability suite (bench/reliability.py, tests/reliability/).
+"""Crash points for the reliability suite (bench/reliability.py, tests/test_reliability.py).
 
-`point(name)` does nothing unless XUNWU_FAULT_POINTS names it (comma-separated); then the
-process kills itself with SIGKILL right there — no cleanup, no flush — as a power cut or
-`kill -9` at exactly that moment would. `name=N` fires on the N-th pass only (counted per
-process). Production never sets the variable; it is read once per process.
+`point(name)` does nothing unless XUNWU_FAULT_DIR names a folder holding a file called
+`name`; then the process removes that file (so the point fires once per arming, also
+across the restart that follows) and kills itself with SIGKILL right there — no cleanup,
+no flush — as a power cut or `kill -9` at exactly that moment would. Production never sets
+the variable. Points: `after_ticket_commit` (action server: the ticket is stored, Rasa not
+yet answered), `before_tracker_save` (Rasa: the action ran, the turn is not yet saved).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from functools import lru_cache
+from pathlib import Path
 
-VARIABLE = "XUNWU_FAULT_POINTS"
-_passes: dict[str, int] = {}
+VARIABLE = "XUNWU_FAULT_DIR"
 
 
-@lru_cache(maxsize=1)
-def _armed() -> dict[str, int]:
-    armed: dict[str, int] = {}
-    for item in os.environ.get(VARIABLE, "").split(","):
-        name, _, nth = item.strip().partition("=")
-        if name:
-            armed[name] = int(nth) if nth.isdigit() else 1
-    return armed
+def arm(folder: Path, name: str) -> None:
+    """Make the next pass through point `name` (in a process with XUNWU_FAULT_DIR=folder) crash."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).touch()
 
 
 def point(name: str) -> None:
-    """SIGKILL this process here, if the fault point `name` is armed (and this is its pass)."""
-    nth = _armed().get(name)
-    if nth is None:
+    """SIGKILL this process here, if the fault point `name` is armed."""
+    folder = os.environ.get(VARIABLE)
+    if not folder:
         return
-    _passes[name] = _passes.get(name, 0) + 1
-    if _passes[name] == nth:
-        os.kill(os.getpid(), signal.SIGKILL)
+    try:
+        os.unlink(os.path.join(folder, name))
+    except OSError:
+        return  # not armed (or another process took it)
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -92,7 +92,7 @@ class Service:
     restarts: deque[float] = field(default_factory=deque)
     next_delay: float = RESTART_FIRST_DELAY
     restart_at: float | None = None
-    last_alert: float = 0.0
+    last_alert: float = float("-inf")
     _log: RotatingLog | None = field(default=None, repr=False)
     _pump: threading.Thread | None = field(default=None, repr=False)
 
@@ -260,6 +260,7 @@ class Supervisor:
         if now >= svc.restart_at:
             svc.restart_at = None
             self._spawn(svc)
+            svc.started_at = now
             self._note(svc, f"{svc.name} started again (pid {svc.proc.pid})")
 
     def _note(self, svc: Service, message: str) -> None:

@@ -43,6 +43,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from common import faults
 from common.config import settings
 from common.sqlite import use_wal
 
@@ -155,6 +156,7 @@ class WALTrackerStore(SQLTrackerStore):
         return await self._patiently(lambda: SQLTrackerStore.retrieve(self, sender_id))
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        faults.point("before_tracker_save")
         await self._patiently(lambda: SQLTrackerStore.save(self, tracker))
         if self.cache_mode == "off":
             return
