@@ -93,6 +93,7 @@ class Service:
     next_delay: float = RESTART_FIRST_DELAY
     restart_at: float | None = None
     last_alert: float = float("-inf")
+    exits: int = 0  # how often it died (since start)
     _log: RotatingLog | None = field(default=None, repr=False)
     _pump: threading.Thread | None = field(default=None, repr=False)
 
@@ -241,6 +242,7 @@ class Supervisor:
             while svc.restarts and now - svc.restarts[0] > RESTART_WINDOW_SECONDS:
                 svc.restarts.popleft()
             svc.restarts.append(now)
+            svc.exits += 1
             svc.restart_at = now + svc.next_delay
             message = (
                 f"{svc.name} exited with status {code}; restarting in {svc.next_delay:.0f} s "
