@@ -144,16 +144,28 @@ class ValidateHelpForm(FormValidationAction):
 
 
 def form_run(tracker: Tracker) -> str:
-    """What identifies this run of the help form: the moment it was activated.
+    """What identifies the form run whose answers are being submitted: the moment it was
+    activated — the activation before the latest confirmation ("0").
 
-    Rasa sends the events back to the run's start (rasa_addons/server.py), so the
-    activation is there; a submit retried in the same run (after a crash, a timeout or a
-    lost reply) sees the same one. Without it (a plain Rasa), the answers themselves and
-    the day stand in: the same request twice on one day is one request.
+    A submit retried after a crash finds the same one: when Rasa lost the turn, the
+    resident's second "0" confirms in the same run; when the action server died after
+    storing the ticket, Rasa kept the answers and a later message may re-activate the form,
+    which completes at once with the first run's confirmation. Rasa sends the events back to
+    the start of the last two runs (rasa_addons/server.py). Without them (a plain Rasa), the
+    answers themselves and the day stand in: the same request twice on one day is one.
     """
+    confirmed = False
+    latest_run = None
     for event in reversed(tracker.events):
-        if event.get("event") == "active_loop" and event.get("name") == "help_form":
-            return f"help_form@{event.get('timestamp')!r}"
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "confirm" and event.get("value") == "yes":
+            confirmed = True
+        elif kind == "active_loop" and event.get("name") == "help_form":
+            latest_run = latest_run or event
+            if confirmed:
+                return f"help_form@{event.get('timestamp')!r}"
+    if latest_run is not None:
+        return f"help_form@{latest_run.get('timestamp')!r}"
     answers = "\x1f".join(str(tracker.get_slot(s) or "") for s in CONFIRM_FIELDS)
     return f"answers@{date.today().isoformat()}\x1f{answers}"
 

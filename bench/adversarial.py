@@ -82,14 +82,26 @@ def rest_requests(n: int, seed: int = 7) -> Iterator[tuple[str, str, str, dict[s
         ("message-object", "POST", path, JSON_TYPE, {"sender": "adv-{i}", "message": {"text": "你好"}}),
         ("message-list", "POST", path, JSON_TYPE, {"sender": "adv-{i}", "message": ["你好"]}),
         ("nested-deep", "POST", path, JSON_TYPE, {"sender": "adv-{i}", "message": "你好", "x": _nested(200)}),
-        ("metadata-huge", "POST", path, JSON_TYPE, {"sender": "adv-{i}", "message": "你好", "metadata": {"k": "v" * 9000}}),
+        (
+            "metadata-huge",
+            "POST",
+            path,
+            JSON_TYPE,
+            {"sender": "adv-{i}", "message": "你好", "metadata": {"k": "v" * 9000}},
+        ),
         ("input-channel", "POST", path, JSON_TYPE, {"sender": "adv-{i}", "message": "你好", "input_channel": "bridge"}),
         ("stream", "POST", path + "?stream=true", JSON_TYPE, {"sender": "adv-{i}", "message": "你好"}),
         ("array-body", "POST", path, JSON_TYPE, ["sender", "message"]),
         ("string-body", "POST", path, JSON_TYPE, "你好"),
         ("null-body", "POST", path, JSON_TYPE, None),
         ("bridge-no-token", "POST", bridge, JSON_TYPE, {"sender": "tg:{i}:{i}", "message": "查进度"}),
-        ("bridge-wrong-token", "POST", bridge, {**JSON_TYPE, "X-Xunwu-Bridge-Token": "guess"}, {"sender": "x", "message": "你好"}),
+        (
+            "bridge-wrong-token",
+            "POST",
+            bridge,
+            {**JSON_TYPE, "X-Xunwu-Bridge-Token": "guess"},
+            {"sender": "x", "message": "你好"},
+        ),
         ("get-webhook", "GET", path, {}, None),
         ("put-webhook", "PUT", path, JSON_TYPE, {"sender": "adv-{i}", "message": "你好"}),
         ("tracker-no-token", "GET", "/conversations/tg:1:1/tracker", {}, None),
@@ -115,7 +127,13 @@ def rest_requests(n: int, seed: int = 7) -> Iterator[tuple[str, str, str, dict[s
         if pick < len(kinds):
             name, method, where, headers, body = kinds[pick]
             filled = json.loads(json.dumps(body).replace("{i}", str(i))) if body is not None else None
-            yield name, method, where.replace("{i}", str(i)), headers, b"" if body is None and method != "POST" else _body(filled)
+            yield (
+                name,
+                method,
+                where.replace("{i}", str(i)),
+                headers,
+                b"" if body is None and method != "POST" else _body(filled),
+            )
         elif pick < len(kinds) + len(raw):
             name, data = raw[pick - len(kinds)]
             yield name, "POST", path, JSON_TYPE, data.replace(b"{i}", str(i).encode())
@@ -147,7 +165,11 @@ def telegram_updates(n: int, people: list[int], seed: int = 11) -> Iterator[tupl
         }
 
     def private(person: int) -> tuple[dict[str, Any], dict[str, Any]]:
-        return {"id": person, "type": "private", "first_name": "居民"}, {"id": person, "is_bot": False, "first_name": "居民"}
+        return {"id": person, "type": "private", "first_name": "居民"}, {
+            "id": person,
+            "is_bot": False,
+            "first_name": "居民",
+        }
 
     texts = list(TEXTS.values())
     kinds = [
@@ -181,7 +203,10 @@ def telegram_updates(n: int, people: list[int], seed: int = 11) -> Iterator[tupl
         uid = next(ids)
         answered: int | None = None
         if kind == "text":
-            update: Any = {"update_id": uid, "message": message(chat, user, text=rng.choice(["你好", "护理补贴怎么申请", "谢谢"]))}
+            update: Any = {
+                "update_id": uid,
+                "message": message(chat, user, text=rng.choice(["你好", "护理补贴怎么申请", "谢谢"])),
+            }
             answered = person
         elif kind == "text-weird":
             text = rng.choice(texts) or "?"
@@ -190,23 +215,45 @@ def telegram_updates(n: int, people: list[int], seed: int = 11) -> Iterator[tupl
         elif kind == "command-odd":
             update = {
                 "update_id": uid,
-                "message": message(chat, user, text="/start@other_bot x", entities=[{"type": "bot_command", "offset": 0, "length": 16}]),
+                "message": message(
+                    chat, user, text="/start@other_bot x", entities=[{"type": "bot_command", "offset": 0, "length": 16}]
+                ),
             }
         elif kind == "no-from":
             update = {"update_id": uid, "message": message(chat, None, text="你好")}
         elif kind == "group-text":
-            update = {"update_id": uid, "message": message({"id": -100 - person, "type": "group", "title": "g"}, user, text="你好")}
+            update = {
+                "update_id": uid,
+                "message": message({"id": -100 - person, "type": "group", "title": "g"}, user, text="你好"),
+            }
         elif kind == "channel-post":
-            update = {"update_id": uid, "channel_post": message({"id": -1009, "type": "channel", "title": "c"}, None, text="x")}
+            update = {
+                "update_id": uid,
+                "channel_post": message({"id": -1009, "type": "channel", "title": "c"}, None, text="x"),
+            }
         elif kind == "edited":
             update = {"update_id": uid, "edited_message": message(chat, user, text="改了", edit_date=1_700_000_001)}
         elif kind == "sticker":
-            sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1, "is_animated": False, "is_video": False, "type": "regular"}
+            sticker = {
+                "file_id": "s",
+                "file_unique_id": "s",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            }
             update = {"update_id": uid, "message": message(chat, user, sticker=sticker)}
         elif kind == "location":
-            update = {"update_id": uid, "message": message(chat, user, location={"latitude": 24.95, "longitude": 115.65})}
+            update = {
+                "update_id": uid,
+                "message": message(chat, user, location={"latitude": 24.95, "longitude": 115.65}),
+            }
         elif kind == "contact-phone":
-            update = {"update_id": uid, "message": message(chat, user, contact={"phone_number": "13812345678", "first_name": "王"})}
+            update = {
+                "update_id": uid,
+                "message": message(chat, user, contact={"phone_number": "13812345678", "first_name": "王"}),
+            }
         elif kind == "callback-forged":
             update = {
                 "update_id": uid,
@@ -215,11 +262,16 @@ def telegram_updates(n: int, people: list[int], seed: int = 11) -> Iterator[tupl
                     "from": user,
                     "chat_instance": "1",
                     "data": "claim:XW-22222",
-                    "message": message(chat, {"id": 1, "is_bot": True, "first_name": "bot"}, text="求助 XW-33333（等待）"),
+                    "message": message(
+                        chat, {"id": 1, "is_bot": True, "first_name": "bot"}, text="求助 XW-33333（等待）"
+                    ),
                 },
             }
         elif kind == "callback-no-message":
-            update = {"update_id": uid, "callback_query": {"id": f"cb{uid}", "from": user, "chat_instance": "1", "data": "x" * 64}}
+            update = {
+                "update_id": uid,
+                "callback_query": {"id": f"cb{uid}", "from": user, "chat_instance": "1", "data": "x" * 64},
+            }
         elif kind == "poison-chat-string":
             update = {"update_id": uid, "message": {"message_id": 1, "date": 1, "chat": "私聊"}}
         elif kind == "poison-date-string":
@@ -239,7 +291,11 @@ def telegram_updates(n: int, people: list[int], seed: int = 11) -> Iterator[tupl
         elif kind == "voice-no-file":
             update = {"update_id": uid, "message": message(chat, user, voice={"duration": 3})}
         elif kind == "unknown-field":
-            update = {"update_id": uid, "brand_new_kind": {"x": 1}, "message": message(chat, user, text="你好", future=True)}
+            update = {
+                "update_id": uid,
+                "brand_new_kind": {"x": 1},
+                "message": message(chat, user, text="你好", future=True),
+            }
             answered = person
         else:  # "negative-private": a private chat with a negative id
             update = {"update_id": uid, "message": message({"id": -person, "type": "private"}, user, text="你好")}

@@ -92,11 +92,17 @@ def run_checks(
     rest = f"{rasa}/webhooks/rest/webhook"
     body = {"sender": victim, "message": "查进度"}
     refused("REST as a tg: sender reads their tickets", lambda: http.post(rest, json=body), no_leak)
-    refused("REST as a tg: sender, with the API token", lambda: http.post(rest, json=body, params={"token": token}), no_leak)
+    refused(
+        "REST as a tg: sender, with the API token", lambda: http.post(rest, json=body, params={"token": token}), no_leak
+    )
     upper = {"sender": victim.upper(), "message": "查进度"}
     refused("REST as TG: (other case)", lambda: http.post(rest, json=upper), no_leak)
     streamed = {**body, "input_channel": "bridge"}
-    refused("REST streamed, claiming the bridge channel", lambda: http.post(rest, json=streamed, params={"stream": "true"}), no_leak)
+    refused(
+        "REST streamed, claiming the bridge channel",
+        lambda: http.post(rest, json=streamed, params={"stream": "true"}),
+        no_leak,
+    )
     bridge = f"{rasa}/webhooks/bridge/webhook"
     refused("bridge channel without its token", lambda: http.post(bridge, json=body), not_2xx)
     refused(
@@ -111,7 +117,11 @@ def run_checks(
     refused("append events", lambda: http.post(events, json={"event": "slot", "name": "phone", "value": "1"}), not_2xx)
     refused("replace (wipe) a conversation", lambda: http.put(events, json=[]), not_2xx)
     execute = f"{rasa}/conversations/{victim}/execute"
-    refused("run action_submit_help in another's name", lambda: http.post(execute, json={"name": "action_submit_help"}), not_2xx)
+    refused(
+        "run action_submit_help in another's name",
+        lambda: http.post(execute, json={"name": "action_submit_help"}),
+        not_2xx,
+    )
     refused(
         "trigger an intent in another's conversation",
         lambda: http.post(f"{rasa}/conversations/{victim}/trigger_intent", json={"name": "request_help"}),
@@ -125,7 +135,11 @@ def run_checks(
     refused("unload the model (DELETE /model)", lambda: http.delete(f"{rasa}/model"), not_2xx)
     refused("replace the model (PUT /model)", lambda: http.put(f"{rasa}/model", json={"model_file": "/tmp/x"}), not_2xx)
     refused("start training (POST /model/train)", lambda: http.post(f"{rasa}/model/train", content=b"{}"), not_2xx)
-    refused("parse with the model (POST /model/parse)", lambda: http.post(f"{rasa}/model/parse", json={"text": "x"}), not_2xx)
+    refused(
+        "parse with the model (POST /model/parse)",
+        lambda: http.post(f"{rasa}/model/parse", json={"text": "x"}),
+        not_2xx,
+    )
     refused("read the domain", lambda: http.get(f"{rasa}/domain"), not_2xx)
     refused("read the status", lambda: http.get(f"{rasa}/status"), not_2xx)
     forged = {

@@ -24,9 +24,9 @@ Both were found by profiling (BENCHMARKS.md) and both keep Rasa's behaviour othe
    slots, the latest message, the active form and the rest of the tracker state are sent
    whole, as before. The actions of this project read nothing older (they keep what they
    need in slots), and rasa_sdk's helpers (slots_to_validate, latest input channel …) only
-   walk back from the end. One exception (`form_run_start`): while a form run is going on,
-   or has just ended, the window reaches back to the event that started it, so the submit
-   can tell which run it is (its idempotency key, actions/help_form.py).
+   walk back from the end. One exception (`form_run_start`): the window reaches back to
+   the start of the last two form runs (at most FORM_RUN_TURNS user turns), so the submit
+   can tell which run its answers come from (its idempotency key, actions/help_form.py).
 """
 
 from __future__ import annotations
@@ -91,19 +91,23 @@ def recent_events(events: Iterable[Event], turns: int = RECENT_TURNS) -> list[Ev
     return events[min(start, run) if run is not None else start :]
 
 
-def form_run_start(events: Sequence[Event], turns: int = FORM_RUN_TURNS) -> int | None:
-    """The index of the latest loop activation (`ActiveLoop(name)`) when no other loop event
-    came after it and it is at most `turns` user turns back; else None."""
+def form_run_start(events: Sequence[Event], turns: int = FORM_RUN_TURNS, runs: int = 2) -> int | None:
+    """The index of the `runs`-th latest loop activation (`ActiveLoop(name)`), or of the
+    earliest one found, within `turns` user turns back; None when there is none."""
     seen = 0
+    found = None
     for i in range(len(events) - 1, -1, -1):
         event = events[i]
         if isinstance(event, UserUttered):
             seen += 1
             if seen > turns:
-                return None
+                break
         elif isinstance(event, ActiveLoop) and event.name is not None:
-            return i  # (a deactivation is passed over: the run it ends is the one to find)
-    return None
+            found = i
+            runs -= 1
+            if runs == 0:
+                break
+    return found
 
 
 def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
