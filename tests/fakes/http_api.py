@@ -72,6 +72,12 @@ class HttpBotApi:
         self._loop.run_forever()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            return await self._answer(request)
+        except ConnectionResetError:  # the client went away (a bridge killed mid-request)
+            return web.Response(status=499)
+
+    async def _answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw: dict[str, str] = {}
         files: dict[str, bytes] = {}
@@ -108,7 +114,7 @@ class HttpBotApi:
 
         def pending(update: Any) -> bool:
             uid = update.get("update_id") if isinstance(update, dict) else None
-            return not isinstance(uid, int) or uid >= offset  # one without an id is never confirmed
+            return isinstance(uid, int) and uid >= offset
 
         self._updates = [u for u in self._updates if pending(u)]
         deadline = time.monotonic() + float(params.get("timeout") or 0)
@@ -118,7 +124,10 @@ class HttpBotApi:
                 await asyncio.wait_for(self._arrived.wait(), deadline - time.monotonic())
             except TimeoutError:
                 break
-        return list(self._updates)
+        batch = list(self._updates)
+        # one without a usable id could never be confirmed by an offset: it is handed out once
+        self._updates = [u for u in self._updates if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+        return batch
 
     # -- what tests do ------------------------------------------------------------------------------
     def push(self, update: JSON) -> None:
