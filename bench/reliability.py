@@ -383,7 +383,9 @@ def run_kill_at_submit(stack: Stack, tries: int) -> dict[str, Any]:
 
 
 def run_random_kills(stack: Stack, requests: int, concurrency: int, kills: int) -> dict[str, Any]:
-    """`requests` residents, `concurrency` at a time; `kills` SIGKILLs of random services meanwhile."""
+    """`requests` residents, `concurrency` at a time; meanwhile `kills` SIGKILLs of the
+    services in turn (action server, bridge, Rasa, …), each a few seconds after the last one
+    came back, at a random moment of whatever is in flight."""
     _reset_counts(stack)
     residents = [Resident(stack) for _ in range(requests)]
     names = ["actions", "bot", "rasa"]
@@ -392,13 +394,16 @@ def run_random_kills(stack: Stack, requests: int, concurrency: int, kills: int) 
     async def killer(done: asyncio.Event) -> None:
         for k in range(kills):
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), rng.uniform(8, 25))
+                await asyncio.wait_for(done.wait(), rng.uniform(2, 8))
             if done.is_set():
                 return
-            name = names[k % len(names)] if k < len(names) else rng.choice(names)
-            stack.kill(name)
-            if name == "rasa":
-                await asyncio.to_thread(stack.wait_rasa)
+            stack.kill(names[k % len(names)])
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(stack.wait_rasa)
+            if names[k % len(names)] == "bot":
+                await asyncio.to_thread(
+                    stack.api.wait_for, lambda m=stack.api.mark(): stack.api.sent("deleteWebhook", since=m), 120
+                )
 
     async def main() -> None:
         done = asyncio.Event()
@@ -408,7 +413,7 @@ def run_random_kills(stack: Stack, requests: int, concurrency: int, kills: int) 
         await task
 
     asyncio.run(main())
-    return score(stack, residents, f"random kill -9 (rasa, actions, bridge) over {requests} help requests")
+    return score(stack, residents, f"random kill -9 (action server, bridge, Rasa) over {requests} help requests")
 
 
 def run_one_error_on_the_number(stack: Stack, kind: str, tries: int) -> dict[str, Any]:
@@ -566,8 +571,8 @@ class Plan:
     bad_updates: int
 
 
-LONG = Plan(12, 200, 10, 9, 6, 120.0, 5, 10_000, 1_000)
-SHORT = Plan(2, 12, 6, 2, 1, 15.0, 3, 600, 120)
+LONG = Plan(12, 200, 8, 9, 6, 120.0, 5, 10_000, 1_000)
+SHORT = Plan(2, 12, 3, 2, 1, 10.0, 3, 600, 120)
 
 
 def run(
@@ -576,8 +581,11 @@ def run(
     rows: list[dict[str, Any]] = []
     started = time.monotonic()
     with Stack(data_dir, extra_env) as stack:
+        clock = [time.monotonic()]
 
         def add(row: dict[str, Any]) -> None:
+            row.setdefault("seconds", round(time.monotonic() - clock[0], 1))
+            clock[0] = time.monotonic()
             rows.append(row)
             log(line(row))
 

@@ -207,3 +207,21 @@ def _spare(server: HttpBotApi) -> ThreadBridge:
         HttpBotApi.wait_call = original  # type: ignore[method-assign]
     time.sleep(1.0)
     return bridge
+
+
+# -- conversation replies (in-process) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failure", [{"status": 500}, {"status": 429, "retry_after": 1}], ids=["500", "429"])
+async def test_a_reply_that_meets_one_error_still_arrives(start: Any, failure: dict[str, int]) -> None:
+    """The cause of the ticket lost in a 500 / 429 outage: a reply of the help form that Telegram
+    refused once was dropped, so the resident never saw the next question (or the summary to
+    confirm) and their request never became a ticket. Replies are now tried again."""
+    h = await start()
+    me = new_person()
+    h.api.fail(count=1, methods=("sendMessage",), **failure)
+    started = time.monotonic()
+    assert await h.say(me, "/help") == [say("utter_bot_help")]
+    if failure.get("retry_after"):
+        assert time.monotonic() - started >= failure["retry_after"]
+    assert [c.status for c in h.api.calls if c.method == "sendMessage" and c.chat_id == me] == [failure["status"], 200]
