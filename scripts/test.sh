@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): set up, lint, train if needed, validate the data,
-# run pytest (unit + integration with the real servers), then `rasa test` on test stories.
+# run pytest (unit + integration with the real servers, the reliability suite's short form),
+# the ticket and action tests again on PostgreSQL (a throwaway Debian server on loopback,
+# installed and started here), then `rasa test` on test stories.
 # `--fast` (make test-fast): set up, lint, the truth check and every test that needs no
 # trained model and no running Rasa; no training.
 set -euo pipefail
@@ -33,6 +35,13 @@ step "rasa data validate"
 
 step "pytest"
 XUNWU_TEST_MODEL="$MODEL" $PY -m pytest -q tests
+
+step "pytest on PostgreSQL (tickets, actions)"
+PGDIR=$(mktemp -d /tmp/xunwu-pg.XXXXXX)
+trap '$PY -m launcher.infra stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"' EXIT
+PGPORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+XUNWU_TEST_POSTGRES=$($PY -m launcher.infra postgres "$PGDIR" "$PGPORT") \
+  $PY -m pytest -q -m "not rasa" tests/tickets tests/actions
 
 step "rasa test (test stories)"
 .venv/bin/rasa test core --model "$MODEL" --stories tests/stories --out results/rasa-test \

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from tests.conftest import fresh_database_url
 from tickets.leases import Leases, owner_is_dead
 from tickets.lifecycle import submit_key
 from tickets.outbox import OutboxKind
@@ -199,7 +200,7 @@ def test_concurrent_lease_takers_one_wins(db_url: str) -> None:
 
 
 def test_twenty_processes_opening_a_fresh_database_at_once_all_start(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    url = fresh_database_url(tmp_path)
     env = {**os.environ, "DATABASE_URL": url, "XUNWU_DATA_DIR": str(tmp_path)}
     procs = [
         subprocess.Popen(
