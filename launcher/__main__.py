@@ -18,18 +18,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher")
     parser.add_argument(
         "command",
-        choices=["run", "serve", "train", "chat"],
+        choices=["run", "serve", "train", "chat", "cluster", "migrate"],
         help=(
             "run: train if needed, start everything and chat in this terminal; "
             "serve: the same without the terminal chat; train: only train; "
-            "chat: chat with services that are already running"
+            "chat: chat with services that are already running; cluster: the production shape on this "
+            "machine (PostgreSQL, Redis, haproxy, replicas; see the README); migrate: the ticket database only"
         ),
     )
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "cluster":
+        from launcher.cluster import main as cluster_main
+
+        return cluster_main(rest)
     cfg = settings_or_exit()
     private_data_dir(cfg)
     if args.command == "chat":
         repl(cfg)
+        return 0
+    if args.command == "migrate":
+        print(f"ticket database at schema version {migrate_or_exit(cfg)}")
         return 0
     model = ensure_model(cfg)
     if args.command == "train":
