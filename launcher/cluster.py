@@ -17,14 +17,16 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import Settings, settings
-from launcher.infra import create_database, start_haproxy, start_postgres, start_redis, stop_all
+from launcher.infra import create_database, start_haproxy, start_postgres, start_redis, stop_all, stop_postgres
 from launcher.services import Service, Supervisor, actions_argv, private_data_dir, rasa_argv
 
 
@@ -103,10 +105,12 @@ def cluster(
 ) -> Iterator[Cluster]:
     """Start everything in `folder`; stop it all when the block ends."""
     folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o755)  # PostgreSQL's own folder below belongs to the postgres user
+    # PostgreSQL runs as the postgres user, which cannot enter a private data folder: its own
+    # folder is in /tmp (removed at the end).
+    pg_folder = Path(tempfile.mkdtemp(prefix="xunwu-cluster-pg-"))
     saved = dict(os.environ)
     try:
-        admin = start_postgres(folder / "postgres", free_port(), max_connections=100)
+        admin = start_postgres(pg_folder, free_port(), max_connections=100)
         tickets_url = create_database(admin, "tickets")
         tracker_url = create_database(admin, "tracker")
         redis_url = start_redis(folder / "redis", free_port())
@@ -155,7 +159,9 @@ def cluster(
         finally:
             supervisor.stop()
     finally:
+        stop_postgres(pg_folder)
         stop_all(folder)
+        shutil.rmtree(pg_folder, ignore_errors=True)
         os.environ.clear()
         os.environ.update(saved)
 
