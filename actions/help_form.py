@@ -13,6 +13,7 @@ The ticket is stored (tickets/store.py) before the resident hears its number.
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -39,6 +40,8 @@ from tickets.fields import (
 )
 
 logger = logging.getLogger(__name__)
+
+TELEGRAM_SENDER = "tg:"  # bot/runtime.py sender_id()
 
 FORM_SLOTS = ("contact_name", "phone", "township", "category", "description", "confirm")
 CONFIRM_FIELDS = FORM_SLOTS[:5]
@@ -203,35 +206,75 @@ def answer_if_known(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
     return True
 
 
+def form_run(tracker: Tracker) -> str:
+    """What identifies the form run whose answers are being submitted: the moment it was
+    activated — the activation before the latest confirmation ("0").
+
+    A submit retried after a crash finds the same one: when Rasa lost the turn, the
+    resident's second "0" confirms in the same run; when the action server died after
+    storing the ticket, Rasa kept the answers and a later message may re-activate the form,
+    which completes at once with the first run's confirmation. Rasa sends the events back to
+    the start of the last two runs (rasa_addons/server.py). Without them (a plain Rasa), the
+    answers themselves and the day stand in: the same request twice on one day is one.
+    """
+    confirmed = False
+    latest_run = None
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "slot" and event.get("name") == "confirm" and event.get("value") == "yes":
+            confirmed = True
+        elif kind == "active_loop" and event.get("name") == "help_form":
+            latest_run = latest_run or event
+            if confirmed:
+                return f"help_form@{event.get('timestamp')!r}"
+    if latest_run is not None:
+        return f"help_form@{latest_run.get('timestamp')!r}"
+    answers = "\x1f".join(str(tracker.get_slot(s) or "") for s in CONFIRM_FIELDS)
+    return f"answers@{date.today().isoformat()}\x1f{answers}"
+
+
 class ActionSubmitHelp(Action):
-    """Stores the ticket, then tells the number; on a database error, says so honestly."""
+    """Stores the ticket once per form run, then tells the number; on a database error, says so honestly.
+
+    A Telegram resident hears the number through the outbox (queued with the ticket and
+    delivered by the bridge, retried until Telegram confirms it), so the reply of this turn
+    carries only `{"ticket": …, "delivery": "outbox"}`; other senders (the terminal chat,
+    REST clients) have no outbox route and get the sentence in the reply.
+    """
 
     def name(self) -> str:
         return "action_submit_help"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        from tickets.lifecycle import submit_key
         from tickets.store import default_store
 
         if tracker.get_slot("confirm") != "yes":
             dispatcher.utter_message(response="utter_cancelled")
             return clear_form()
+        telegram = tracker.sender_id.startswith(TELEGRAM_SENDER)
         try:
-            ticket = default_store().create(
+            ticket, stored = default_store().create_once(
                 sender_id=tracker.sender_id,
                 contact_name=tracker.get_slot("contact_name") or "",
                 phone=tracker.get_slot("phone") or "",
                 township=tracker.get_slot("township") or "",
                 category=tracker.get_slot("category") or "",
                 description=tracker.get_slot("description") or "",
+                key=submit_key(tracker.sender_id, form_run(tracker)),
+                tell_resident=telegram,
             )
         except Exception:  # the resident must hear that it failed
             logger.exception("could not store a help request")
             dispatcher.utter_message(response="utter_ticket_failed")
             return clear_form()
-        logger.info("ticket %s stored for %s", ticket.number, tracker.sender_id)
-        dispatcher.utter_message(
-            response="utter_ticket_created", ticket=ticket.number, json_message={"ticket": ticket.number}
-        )
+        logger.info("ticket %s %s for %s", ticket.number, "stored" if stored else "found again", tracker.sender_id)
+        if telegram:
+            dispatcher.utter_message(json_message={"ticket": ticket.number, "delivery": "outbox"})
+        else:
+            dispatcher.utter_message(
+                response="utter_ticket_created", ticket=ticket.number, json_message={"ticket": ticket.number}
+            )
         return clear_form()
 
 

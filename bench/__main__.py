@@ -22,10 +22,32 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import footprint, latency, load, quality, report, speech_bench, understanding, voice_bench
+from bench import (
+    footprint,
+    latency,
+    load,
+    quality,
+    reliability,
+    replicas,
+    report,
+    speech_bench,
+    understanding,
+    voice_bench,
+)
 from bench.harness import parse_env, py_spy, save, services
 
-BENCHES = ("understanding", "quality", "latency", "load", "speech", "voice", "footprint", "report")
+BENCHES = (
+    "understanding",
+    "quality",
+    "latency",
+    "load",
+    "speech",
+    "voice",
+    "footprint",
+    "replicas",
+    "reliability",
+    "report",
+)
 
 
 def _stamp(result: dict, env: dict[str, str]) -> dict:
@@ -90,6 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         result = _stamp(voice_bench.run(), {})
         save("voice", result)
         print(voice_bench.markdown(result), flush=True)
+
+    if "replicas" in chosen and not env:
+        print("== replicas (1 and 2 Rasa replicas on PostgreSQL, Redis, haproxy)", flush=True)
+        result = replicas.run()
+        save("replicas", result)
+        print(replicas.markdown(result), flush=True)
+    if "reliability" in chosen and not env:
+        print("== reliability (long form, about half an hour)", flush=True)
+        with tempfile.TemporaryDirectory(prefix="reliability-") as tmp:
+            result = _stamp(reliability.run(reliability.LONG, Path(tmp)), {})
+        save("reliability", result)
+        print(reliability.markdown(result), flush=True)
 
     served = [b for b in ("latency", "load", "footprint") if b in chosen]
     if served:

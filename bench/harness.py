@@ -18,6 +18,7 @@ from pathlib import Path
 
 from common.config import ROOT, Settings, settings
 from common.rasa_client import RasaClient
+from common.secrets import read_secret
 
 RESULTS = ROOT / "bench" / "results.json"
 
@@ -37,7 +38,7 @@ class Running:
     model: Path | None = None
 
     def __post_init__(self) -> None:
-        self.rasa = RasaClient(self.cfg.rasa_url, timeout=60, token=self.cfg.rasa_token)
+        self.rasa = RasaClient.from_settings(self.cfg, timeout=60)
 
     def post(self, sender: str, text: str) -> list[dict]:
         return self.rasa.send_sync(sender, text, empty_ok=True)
@@ -102,7 +103,8 @@ def wait_for_agent(cfg: Settings, supervisor: object, timeout: float = 300.0) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{cfg.rasa_url}/status", timeout=5) as resp:  # loopback, a URL we built
+            url = f"{cfg.rasa_url}/status?token={urllib.parse.quote(read_secret(cfg, 'rasa_token'))}"
+            with urllib.request.urlopen(url, timeout=5) as resp:  # loopback, a URL we built
                 if resp.status == 200:
                     return
         except OSError:

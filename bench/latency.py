@@ -196,7 +196,7 @@ def measure(
     turns_iter = script(rng)
     sender = f"latency-{seed}-{int(time.time())}"
     pids = running.pids()
-    rasa = RasaClient(running.cfg.rasa_url, timeout=60)
+    rasa = RasaClient.from_settings(running.cfg, timeout=60)
     problems: list[dict] = []
     samples: list[tuple[str, float]] = []
     deadline = time.monotonic() + MAX_SECONDS
@@ -227,7 +227,7 @@ def measure(
                 name: round((cpu_seconds(pid) - cpu0[name]) * 1000 / max(1, len(samples)), 1)
                 for name, pid in pids.items()
             }
-        nlu = parse_only(rasa.sync_client, running.cfg.rasa_url)
+        nlu = parse_only(rasa.sync_client, running.cfg.rasa_url, rasa.token)
     finally:
         rasa.close_sync()
     commit = sqlite_commit_ms(running.cfg.data_dir)
@@ -262,14 +262,14 @@ def measure(
     return result
 
 
-def parse_only(client: httpx.Client, rasa_url: str, passes: int = 2) -> dict:
+def parse_only(client: httpx.Client, rasa_url: str, token: str, passes: int = 2) -> dict:
     """`POST /model/parse` alone (tokenise, featurise, DIET, knowledge ranking) per question."""
     questions = [*QUESTIONS, *FOLLOWUPS]
     times = []
     for _ in range(passes):
         for q in questions:
             start = time.perf_counter()
-            client.post(f"{rasa_url}/model/parse", json={"text": q}).raise_for_status()
+            client.post(f"{rasa_url}/model/parse", json={"text": q}, params={"token": token}).raise_for_status()
             times.append((time.perf_counter() - start) * 1000)
     return percentiles(times)
 

@@ -40,6 +40,7 @@ from bench.harness import (
     services,
 )
 from bench.latency import FOLLOWUPS, GREETINGS, QUESTIONS, Turn, check, help_form
+from common.config import Settings
 from common.rasa_client import RasaClient
 
 LEVELS = (10, 20, 50)
@@ -150,12 +151,12 @@ class Sampler:
         return {name: {"max_mib": max(v), "mean_mib": round(sum(v) / len(v), 1)} for name, v in self.rss.items() if v}
 
 
-async def _level(url: str, users: int, duration: float) -> tuple[Tally, float]:
-    """`url` is Rasa's root."""
+async def _level(cfg: Settings, users: int, duration: float) -> tuple[Tally, float]:
+    """Residents talking to the Rasa of `cfg` (through the bridge channel, as the bridge does)."""
     tally = Tally()
     start = time.monotonic()
     deadline = start + duration
-    rasa = RasaClient(url, timeout=REQUEST_TIMEOUT, max_connections=users)
+    rasa = RasaClient.from_settings(cfg, timeout=REQUEST_TIMEOUT, max_connections=users)
     try:
         tasks = [asyncio.create_task(resident(rasa, i, users, deadline, tally)) for i in range(users)]
         # every turn ends within REQUEST_TIMEOUT after the deadline: a hard bound for the level
@@ -172,13 +173,12 @@ def measure_level(
     running: Running, users: int, duration: float = DURATION, profile: bool = False, label: str = "load"
 ) -> dict:
     """One load level against running services (with `profile`, py-spy samples both servers)."""
-    url = running.cfg.rasa_url
     load_before = load_average()
     pids = running.pids()
     with profiled(pids if profile else {}, f"{label}-{users}") as outs:
         client_cpu0 = time.process_time()
         with Sampler(pids) as sampler:
-            tally, elapsed = asyncio.run(_level(url, users, duration))
+            tally, elapsed = asyncio.run(_level(running.cfg, users, duration))
     client_cores = round((time.process_time() - client_cpu0) / elapsed, 2)
     turns = len(tally.samples)
     ms = [m for _, m in tally.samples]

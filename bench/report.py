@@ -425,6 +425,34 @@ def write(path: Path = OUT) -> Path:
         ]
     else:
         lines.append("Not measured yet: `" + footprint.COMMAND + "`.")
+    lines += ["", "## Reliability", ""]
+    rel = data.get("reliability")
+    if rel:
+        from bench import reliability
+
+        lines += [
+            reliability.__doc__.split("\n\n", 2)[2].strip() if reliability.__doc__ else "",
+            "",
+            f"Command: `.venv/bin/python -m bench reliability` · measured {_when(rel)} · {rel.get('seconds', '?')} s",
+            "",
+            reliability.markdown(rel),
+        ]
+    else:
+        lines.append("Not measured yet: `.venv/bin/python -m bench reliability`.")
+    lines += ["", "## Replicas", ""]
+    rep = data.get("replicas")
+    if rep:
+        from bench import replicas
+
+        lines += [
+            replicas.__doc__.split("\n\n", 2)[2].strip() if replicas.__doc__ else "",
+            "",
+            f"Command: `.venv/bin/python -m bench replicas` · measured {_when(rep)}",
+            "",
+            replicas.markdown(rep),
+        ]
+    else:
+        lines.append("Not measured yet: `.venv/bin/python -m bench replicas`.")
     missed = any(
         (v or {}).get("target_met") is False for k, v in data.items() if isinstance(v, dict) and PROFILED not in k
     )

@@ -8,11 +8,13 @@ import sys
 from bot.app import ConfigError, build_application, run
 from common.config import settings_or_exit
 from common.logs import setup
+from tickets.migrate import migrate_or_exit
 
 
 def main() -> int:
     cfg = settings_or_exit()
-    setup("bot", cfg.data_dir, cfg.log_level)
+    setup("bot", cfg.data_dir, cfg.log_level)  # also: files private (umask 077)
+    migrate_or_exit(cfg)  # DATABASE_URL unreachable: one line naming it, exit status 2
     log = logging.getLogger("bot")
     try:
         app = build_application(cfg)

@@ -7,17 +7,35 @@ files to `{base}/file/bot<token>/<path>`), TELEGRAM_WEBHOOK_URL / _SECRET / _POR
 TELEGRAM_TIMEOUT, STAFF_CHAT_ID, STAFF_USER_IDS, RATE_LIMIT_PER_MINUTE, MAX_MESSAGE_CHARS,
 RASA_TIMEOUT, RENOTIFY_MINUTES. Per-person settings live in
 `<data_dir>/bot-persistence.pickle` (PTB's PicklePersistence, user_data only).
+
+Rasa is reached through its authenticated bridge channel (BRIDGE_TOKEN; common/rasa_client).
+
+Several bridges may run (a restart overlapping the old process, a hot spare): only the one
+holding the `telegram-poller` lease (tickets/leases.py) fetches updates (long polling or
+the webhook server); the others wait and take over within POLLER_LEASE_SECONDS when it
+stops renewing. Every bridge runs the outbox deliverer: rows are claimed, never sent twice.
+
+A malformed update from Telegram (one python-telegram-bot cannot read) would make the
+poller fetch it again forever; `ScreeningRequest` replaces it by an empty update with the
+same id, so it is logged once and skipped, and the next message is answered at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
+import json
 import logging
+import signal
+import time
 from typing import Any
 from urllib.parse import urlparse
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, PersistenceInput, PicklePersistence
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import resident, staff
 from bot.context import CONTEXT_TYPES, BridgeApplication, BridgeContext
@@ -25,7 +43,9 @@ from bot.delivery import Deliverer
 from bot.ordering import PrivateChatsInOrder
 from bot.runtime import Bridge, RateLimiter
 from common.config import Settings
-from common.rasa_client import RasaClient
+from common.logs import mask
+from common.rasa_client import RasaClient, Reply
+from tickets.leases import Leases
 from tickets.store import store_for
 
 log = logging.getLogger(__name__)
@@ -35,6 +55,93 @@ PERSIST_EVERY_SECONDS = 5.0
 CONCURRENT_UPDATES = 16
 POLL_TIMEOUT_SECONDS = 10
 STOP_GRACE_SECONDS = 10.0
+POLLER_LEASE = "telegram-poller"
+POLLER_LEASE_SECONDS = 20.0
+POLLER_RENEW_SECONDS = 5.0
+MAX_REMEMBERED_POISON = 1000
+
+
+class ScreeningRequest(BaseRequest):
+    """A Bot API connection that hands getUpdates only updates python-telegram-bot can read.
+
+    Any other is replaced by `{"update_id": …}` (an update no handler matches), logged once
+    (masked, cut), so the poller's offset moves past it instead of fetching it forever.
+    """
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+        self._seen: dict[str, None] = {}
+
+    async def initialize(self) -> None:
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        await self.inner.shutdown()
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self.inner.read_timeout
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, payload = await self.inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if code == 200 and url.rstrip("/").endswith("/getUpdates"):
+            payload = self.screen(payload)
+        return code, payload
+
+    def screen(self, payload: bytes) -> bytes:
+        """The getUpdates answer with every unreadable update replaced (or the answer as it was)."""
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return payload
+        result = data.get("result") if isinstance(data, dict) else None
+        if not isinstance(result, list):
+            return payload
+        kept: list[Any] = []
+        changed = False
+        for raw in result:
+            try:
+                if not isinstance(raw, dict):
+                    raise TypeError("an update must be an object")
+                Update.de_json(raw, None)
+                kept.append(raw)
+                continue
+            except Exception as exc:  # anything python-telegram-bot cannot read
+                changed = True
+                update_id = raw.get("update_id") if isinstance(raw, dict) else None
+                self._log_once(raw, update_id, exc)
+                if isinstance(update_id, int) and not isinstance(update_id, bool):
+                    kept.append({"update_id": update_id})
+        if not changed:
+            return payload
+        return json.dumps({**data, "result": kept}).encode()
+
+    def _log_once(self, raw: Any, update_id: Any, exc: Exception) -> None:
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+        digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+        if digest in self._seen:
+            return
+        self._seen[digest] = None
+        while len(self._seen) > MAX_REMEMBERED_POISON:
+            self._seen.pop(next(iter(self._seen)))
+        log.error(
+            "skipped an update python-telegram-bot cannot read (update_id %r, %s: %s): %s",
+            update_id,
+            type(exc).__name__,
+            mask(str(exc))[:200],
+            mask(text[:300]),
+        )
 
 
 class ConfigError(Exception):
@@ -101,8 +208,15 @@ def build_application(
         cfg=cfg,
         store=store_for(cfg.database_url),
         limiter=RateLimiter(cfg.rate_limit_per_minute, rate_window),
-        rasa=RasaClient(cfg.rasa_url, cfg.rasa_timeout, cfg.rasa_token),
+        rasa=RasaClient.from_settings(cfg),
     )
+
+    def wake_for_outbox(replies: list[Reply]) -> None:
+        """A reply whose ticket number travels through the outbox: deliver it now."""
+        if any(isinstance(r.get("custom"), dict) and r["custom"].get("delivery") == "outbox" for r in replies):
+            bridge.wake_deliverer()
+
+    bridge.rasa.on_replies = wake_for_outbox
     order = PrivateChatsInOrder(CONCURRENT_UPDATES)
     builder = (
         ApplicationBuilder()
@@ -111,21 +225,30 @@ def build_application(
         .token(cfg.telegram_token)
         .persistence(persistence)
         .job_queue(None)  # the outbox has its own task; PTB's JobQueue needs a newer APScheduler than Rasa's
-        .rate_limiter(AIORateLimiter(max_retries=2))
+        # flood control (429) is waited out by whoever sent: the deliverer on the row, replies in send_texts
+        .rate_limiter(AIORateLimiter(max_retries=0))
         .concurrent_updates(order)
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(request).get_updates_request(ScreeningRequest(request))
     else:
+        polling = HTTPXRequest(
+            connection_pool_size=1,
+            connect_timeout=10.0,
+            read_timeout=cfg.telegram_timeout,
+            write_timeout=cfg.telegram_timeout,
+            pool_timeout=10.0,
+        )
         builder = (
             builder.connect_timeout(10.0)
             .read_timeout(cfg.telegram_timeout)
             .write_timeout(cfg.telegram_timeout)
             .media_write_timeout(max(cfg.telegram_timeout, 60.0))
             .pool_timeout(10.0)
+            .get_updates_request(ScreeningRequest(polling))
         )
     if cfg.telegram_base_url:
         base = cfg.telegram_base_url.rstrip("/")
@@ -140,15 +263,61 @@ def build_application(
     return app
 
 
-def run(app: BridgeApplication, cfg: Settings, **options: Any) -> None:
-    """Run until stopped: long polling, or a webhook server when TELEGRAM_MODE=webhook.
+def run(app: BridgeApplication, cfg: Settings, stop_signals: Any = (signal.SIGINT, signal.SIGTERM)) -> None:
+    """Run until stopped (SIGINT/SIGTERM, or `app.stop_running()`): the deliverer at once, and
+    the updates — long polling, or a webhook server when TELEGRAM_MODE=webhook — while this
+    bridge holds the poller lease (`hold_poller`).
 
     The webhook server listens on XUNWU_HOST:TELEGRAM_WEBHOOK_PORT at the path of
     TELEGRAM_WEBHOOK_URL (a reverse proxy in front keeps the path) and checks Telegram's
-    secret token header. `options` go to PTB (tests pass stop_signals=None).
+    secret token header. Tests pass `stop_signals=None`.
     """
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    for sig in stop_signals or ():
+        loop.add_signal_handler(sig, loop.stop)
+    poller: asyncio.Task[None] | None = None
+    try:
+        loop.run_until_complete(_initialize(app))
+        loop.run_until_complete(_post_init(app))
+        loop.run_until_complete(app.start())
+        poller = loop.create_task(hold_poller(app, cfg), name="poller-lease")
+        loop.run_forever()  # until loop.stop(): a signal or app.stop_running()
+    finally:
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                loop.run_until_complete(poller)
+        if app.running:
+            loop.run_until_complete(app.stop())
+            loop.run_until_complete(_post_stop(app))
+        loop.run_until_complete(app.shutdown())
+        loop.run_until_complete(_post_shutdown(app))
+        for sig in stop_signals or ():
+            loop.remove_signal_handler(sig)
+
+
+async def _initialize(app: BridgeApplication) -> None:
+    """`app.initialize()`, waiting for the Bot API if it cannot be reached yet."""
+    delay = 1.0
+    while True:
+        try:
+            await app.initialize()
+            return
+        except TelegramError as exc:
+            log.warning("the Bot API cannot be reached yet (%s); trying again in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def _start_updates(app: BridgeApplication, cfg: Settings) -> None:
+    updater = app.updater
+    assert updater is not None
     if cfg.telegram_mode == "webhook":
-        app.run_webhook(
+        await updater.start_webhook(
             listen=cfg.host,
             port=cfg.webhook_port,
             url_path=urlparse(cfg.webhook_url).path.strip("/"),
@@ -156,13 +325,51 @@ def run(app: BridgeApplication, cfg: Settings, **options: Any) -> None:
             secret_token=cfg.webhook_secret,
             allowed_updates=Update.ALL_TYPES,
             bootstrap_retries=-1,
-            **options,
         )
     else:
-        app.run_polling(
+        await updater.start_polling(
             allowed_updates=Update.ALL_TYPES,
             poll_interval=0.0,
             timeout=POLL_TIMEOUT_SECONDS,
             bootstrap_retries=-1,
-            **options,
         )
+
+
+async def hold_poller(app: BridgeApplication, cfg: Settings) -> None:
+    """Fetch updates while this bridge holds the poller lease; wait as a hot spare otherwise.
+
+    The lease is renewed every POLLER_RENEW_SECONDS; when the database cannot be reached the
+    holder keeps polling until its own lease would have run out, then stops.
+    """
+    leases = Leases(app.bridge.store.engine)
+    owner = app.bridge.deliverer.owner if app.bridge.deliverer else "bridge"
+    polling = False
+    held_until = 0.0
+    told_spare = False
+    try:
+        while True:
+            try:
+                held = await asyncio.to_thread(leases.acquire, POLLER_LEASE, owner, POLLER_LEASE_SECONDS)
+                if held:
+                    held_until = time.monotonic() + POLLER_LEASE_SECONDS
+            except Exception as exc:  # the database is restarting: trust our lease while it lasts
+                held = polling and time.monotonic() < held_until
+                log.warning("could not renew the poller lease (%s)", type(exc).__name__)
+            if held and not polling:
+                await _start_updates(app, cfg)
+                polling, told_spare = True, False
+                log.info("this bridge fetches the Telegram updates (%s)", cfg.telegram_mode)
+            elif not held and polling:
+                await app.updater.stop()
+                polling = False
+                log.warning("the poller lease passed to another bridge; this one waits as a spare")
+            elif not held and not told_spare:
+                told_spare = True
+                log.info("another bridge fetches the updates; this one waits as a hot spare (and delivers)")
+            await asyncio.sleep(POLLER_RENEW_SECONDS)
+    finally:
+        if polling and app.updater is not None and app.updater.running:
+            with contextlib.suppress(Exception):
+                await app.updater.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(leases.release, POLLER_LEASE, owner)

@@ -3,12 +3,15 @@ private chat, so a person's messages reach Rasa in the order they were sent.
 
 This is python-telegram-bot's update-processor hook, so no handler needs to know about it.
 `admit` runs first, when an update arrives and before it waits for its turn (the bridge's
-per-person rate limit): an update it refuses is not processed at all.
+per-person rate limit): an update it refuses is not processed at all. A message in a
+private chat without a sender (Telegram never sends one; a forged or broken update) is
+dropped here too: every handler may rely on there being a person.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +19,7 @@ from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
 Admit = Callable[[Update], Awaitable[bool]]
+log = logging.getLogger(__name__)
 
 
 class PrivateChatsInOrder(BaseUpdateProcessor):
@@ -26,6 +30,12 @@ class PrivateChatsInOrder(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
+        private = chat is not None and chat.type == chat.PRIVATE
+        if isinstance(update, Update) and private and update.effective_user is None:
+            log.info("dropped update %s: a private message without a sender", update.update_id)
+            if asyncio.iscoroutine(coroutine):
+                coroutine.close()
+            return
         if isinstance(update, Update) and self.admit is not None and not await self.admit(update):
             if asyncio.iscoroutine(coroutine):
                 coroutine.close()  # refused: never processed

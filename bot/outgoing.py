@@ -1,11 +1,21 @@
-"""Sending plain text that a screen reader reads well: no parse mode, short messages."""
+"""Sending plain text that a screen reader reads well: no parse mode, short messages.
+
+A reply that Telegram does not take at once is not dropped: `send_texts` tries again for
+up to `retry_for` seconds (REPLY_RETRY_SECONDS by default) on 5xx and connection errors
+(backoff with jitter) and on flood control (after `retry_after`); after a timeout it sends
+once more at most, since the first may have arrived. The outbox deliverer passes
+`retry_for=0`: it keeps its own retries in the database.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.error import NetworkError, RetryAfter, TimedOut
 
 from bot.speaking import current_rate, speak, voice_enabled
 
@@ -15,6 +25,8 @@ if TYPE_CHECKING:
 # Telegram allows 4096 characters; stay below it and cut at line ends.
 MAX_TEXT = 4000
 KEYBOARD_ROW = 5
+REPLY_RETRY_SECONDS = 300.0
+MAX_REPLY_BACKOFF = 15.0
 
 Markup = ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -46,13 +58,26 @@ def digit_keyboard(labels: Sequence[str]) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(rows, resize_keyboard=True, one_time_keyboard=True)
 
 
-async def send_texts(bot: Bot, chat_id: int, texts: Sequence[str], markup: Markup = None) -> list[Message]:
-    """Send each text as plain messages; `markup` goes with the last one."""
+async def send_texts(
+    bot: Bot,
+    chat_id: int,
+    texts: Sequence[str],
+    markup: Markup = None,
+    *,
+    retry_for: float = REPLY_RETRY_SECONDS,
+    **options: Any,
+) -> list[Message]:
+    """Send each text as plain messages; `markup` goes with the last one (`options` to each call)."""
     pieces = [p for text in texts for p in split_text(text)]
     sent = []
     for i, piece in enumerate(pieces):
         last = i == len(pieces) - 1
-        sent.append(await bot.send_message(chat_id, piece, reply_markup=markup if last else None))
+        reply_markup = markup if last else None
+        sent.append(
+            await _patiently(
+                lambda p=piece, m=reply_markup: bot.send_message(chat_id, p, reply_markup=m, **options), retry_for
+            )
+        )
     return sent
 
 
@@ -64,3 +89,30 @@ async def reply(update: Update, context: BridgeContext, texts: Sequence[str], ke
     if texts and voice_enabled(context.user_data):
         rate = current_rate(context.user_data, context.bridge.cfg.tts_rate)
         await speak(context.bot, chat_id, "\n".join(texts), rate)
+
+
+async def _patiently(call: Any, retry_for: float) -> Message:
+    """`call()`, tried again while Telegram is briefly unavailable (at most one resend after a timeout)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + retry_for
+    attempt = 0
+    timed_out = 0
+    while True:
+        try:
+            return await call()
+        except RetryAfter as exc:
+            after = exc.retry_after
+            wait = float(after if isinstance(after, int | float) else after.total_seconds()) + random.uniform(0.1, 1.0)
+            if loop.time() + wait > deadline:
+                raise
+        except TimedOut:
+            timed_out += 1
+            wait = 1.0
+            if timed_out > 1 or loop.time() + wait > deadline:
+                raise  # sent twice, maybe both arrived: no third copy
+        except NetworkError:
+            wait = min(MAX_REPLY_BACKOFF, 2.0**attempt) * random.uniform(0.5, 1.0)
+            if loop.time() + wait > deadline:
+                raise
+        attempt += 1
+        await asyncio.sleep(wait)

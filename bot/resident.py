@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
 
 from telegram import Update
 from telegram.constants import ChatAction
@@ -29,14 +28,11 @@ from bot.speaking import change_rate, current_rate, set_voice, speed_word, voice
 from common.choices import fold
 from common.rasa_client import RasaUnavailable, parse_replies
 from common.texts import say
-from tickets.schema import utcnow
 
 log = logging.getLogger(__name__)
 
 # Words that ask for a person; while Rasa is down the bridge records the request itself.
 HELP_WORDS = ("转人工", "人工", "求助")
-# A second "转人工" during the same outage reuses the ticket made this long ago.
-DOWN_TICKET_REUSE = timedelta(minutes=30)
 
 
 def wants_person(text: str) -> bool:
@@ -151,40 +147,53 @@ async def converse(update: Update, context: Context, text: str, notices: list[st
     except RasaUnavailable as exc:
         log.warning("Rasa unavailable for %s: %s", sender, exc)
         if wants_person(text):
-            await reply(update, context, [*notices, await record_while_down(b, sender, user.first_name, text)])
+            answer = await record_while_down(b, sender, user.first_name, text, update.message.message_id)
+            await reply(update, context, [*notices, answer])
         else:
             b.remember(sender, text)
             await reply(update, context, [*notices, say("utter_bot_service_down")])
         return
     b.remember(sender, text)
+    b.down_tickets.pop(sender, None)  # Rasa is back: a later outage starts its own ticket
     texts, keyboard, voice = parse_replies(replies)
     if voice is not None:
         set_voice(context.user_data, voice)
     await reply(update, context, [*notices, *texts], keyboard)
 
 
-async def record_while_down(b: Bridge, sender: str, first_name: str, text: str) -> str:
-    """Store a help request with the person's last messages; the sentence to answer with."""
+async def record_while_down(b: Bridge, sender: str, first_name: str, text: str, message_id: int = 0) -> str:
+    """Store a help request with the person's last messages; the sentence to answer with.
+
+    Each request is its own: the text always goes with it, never into an older ticket. A
+    second one in the same outage is added to the ticket of the first (a note staff see),
+    and one Telegram message is stored once even if its update is handled twice.
+    """
+    from tickets.lifecycle import submit_key
+
     earlier = [m for m in b.recent(sender) if not wants_person(m)]
-    description = (
-        say("utter_staff_desc_down", messages="；".join(earlier)) if earlier else say("utter_staff_desc_down_empty")
-    )
     try:
-        latest = await asyncio.to_thread(b.store.for_sender, sender, 1)
-        if latest and latest[0].state == "new" and utcnow() - latest[0].created_at < DOWN_TICKET_REUSE:
-            return say("utter_bot_down_recorded", ticket=latest[0].number)
+        number = b.down_tickets.get(sender)
+        if number is not None:
+            ticket = await asyncio.to_thread(b.store.add_resident_message, number, sender, text)
+            log.info("added to ticket %s by the bridge for %s (Rasa still down)", ticket.number, sender)
+            b.wake_deliverer()
+            return say("utter_bot_down_recorded", ticket=ticket.number)
+        description = say("utter_staff_desc_down", messages="；".join([*earlier, text]))
         ticket = await asyncio.to_thread(
-            b.store.create,
-            sender,
-            contact_name=(first_name or "")[:64],
-            phone="",
-            township="",
-            category=conversation.OTHER_CATEGORY,
-            description=description,
+            lambda: b.store.create(
+                sender,
+                contact_name=(first_name or "")[:64],
+                phone="",
+                township="",
+                category=conversation.OTHER_CATEGORY,
+                description=description,
+                key=submit_key(sender, f"down:{message_id}") if message_id else None,
+            )
         )
     except Exception:  # the person must hear that it failed
         log.exception("could not store a help request while Rasa is down")
         return say("utter_ticket_failed")
+    b.down_tickets[sender] = ticket.number
     log.info("ticket %s stored by the bridge for %s (Rasa down)", ticket.number, sender)
     b.wake_deliverer()
     return say("utter_bot_down_recorded", ticket=ticket.number)

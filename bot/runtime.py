@@ -79,6 +79,8 @@ class Bridge:
     rasa: RasaClient
     deliverer: Deliverer | None = None
     _recent: dict[str, deque[str]] = field(default_factory=dict)
+    # sender → the ticket the bridge stored for them while Rasa is down (this outage)
+    down_tickets: dict[str, str] = field(default_factory=dict)
 
     def remember(self, sender: str, text: str) -> None:
         """Keep a person's last few messages (for a help request while Rasa is down)."""

@@ -89,6 +89,14 @@ async def on_button(update: Update, context: Context) -> None:
     action, number = parsed
     b = context.bridge
     user = query.from_user
+    card = query.message  # Telegram's own copy of the message the button was pressed on
+    text = getattr(card, "text", None)
+    if card is None or not await asyncio.to_thread(
+        b.store.cards.pressed_on, str(card.chat.id), card.message_id, text, number
+    ):
+        log.warning("refused %s:%s from user %s: pressed on a message that is not its card", action, number, user.id)
+        await query.answer(say("utter_staff_bad_button"), show_alert=True)
+        return
     if action == "ask":
         await _ask_prompt(update, context, number)
         return

@@ -24,7 +24,16 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ROOT / ".env"
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-_HIDDEN = ("telegram_token", "webhook_secret", "rasa_token")
+_HIDDEN = ("telegram_token", "webhook_secret", "rasa_token", "bridge_token", "actions_token")
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_URLS = ("database_url", "tracker_store_url", "lock_store_url")
+
+
+def hide_password(url: str) -> str:
+    """`postgresql://user:secret@host/db` → `postgresql://user:***@host/db`."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 class ConfigError(ValueError):
@@ -52,13 +61,73 @@ class Settings(BaseSettings):
     host: str = _var("127.0.0.1", "XUNWU_HOST", "interface every server binds to", min_length=1)
     rasa_port: int = _var(5005, "RASA_PORT", "Rasa server (REST channel, HTTP API)", ge=1, le=65535)
     actions_port: int = _var(5055, "ACTIONS_PORT", "action server", ge=1, le=65535)
-    rasa_token: str = _var("", "RASA_TOKEN", "when set, Rasa's HTTP API requires `?token=…`")
+    rasa_token: str = _var(
+        "",
+        "RASA_TOKEN",
+        "Rasa's HTTP API (trackers, models) is on only with this token (`?token=…`); `make run`/`make serve` "
+        "generate one into `<data>/secrets/` when it is empty",
+        "(generated)",
+    )
+    bridge_token: str = _var(
+        "",
+        "BRIDGE_TOKEN",
+        "secret the bridge and the terminal chat send to Rasa's `bridge` channel (the only one that may speak "
+        "for `tg:` senders)",
+        "(generated)",
+    )
+    actions_token: str = _var(
+        "", "ACTIONS_TOKEN", "secret Rasa sends to the action server (it refuses calls without it)", "(generated)"
+    )
+    rasa_url_override: str = _var(
+        "",
+        "RASA_URL",
+        "where clients reach Rasa (a load balancer in front of replicas)",
+        "`http://<XUNWU_HOST>:<RASA_PORT>`",
+    )
+    actions_url_override: str = _var(
+        "",
+        "ACTION_SERVER_URL",
+        "where Rasa reaches the action server's webhook (a load balancer in front of several)",
+        "`http://<XUNWU_HOST>:<ACTIONS_PORT>/webhook`",
+    )
     rasa_timeout: float = _var(30.0, "RASA_TIMEOUT", "seconds the bridge waits for Rasa", gt=0)
     database_url: str = _var(
         "",
         "DATABASE_URL",
-        "ticket database (any SQLAlchemy URL, e.g. PostgreSQL)",
+        "ticket database (any SQLAlchemy URL, e.g. `postgresql://user:pw@host/db`)",
         "`sqlite:///<data>/tickets.db`",
+    )
+    tracker_store_url: str = _var(
+        "",
+        "TRACKER_STORE_URL",
+        "Rasa's conversations (`sqlite:///…` or `postgresql://user:pw@host/db`)",
+        "`sqlite:///<data>/tracker.db`",
+    )
+    lock_store_url: str = _var(
+        "",
+        "LOCK_STORE_URL",
+        "Rasa's conversation locks: `redis://host:port/db` (needed with several Rasa replicas)",
+        "(in memory)",
+    )
+    tracker_cache: Literal["auto", "trusted", "validated", "off"] = _var(
+        "auto",
+        "TRACKER_CACHE",
+        "recent trackers kept in Rasa's memory: `trusted` (one Rasa owns the conversations), `validated` "
+        "(checked against the database on every read), `off`; `auto`: trusted on SQLite, validated otherwise",
+    )
+    db_pool_size: int = _var(
+        5,
+        "DB_POOL_SIZE",
+        "connections each process keeps to a PostgreSQL server (as many again at peaks)",
+        ge=1,
+        le=100,
+    )
+    db_retry_seconds: float = _var(
+        20.0,
+        "DB_RETRY_SECONDS",
+        "how long a ticket write waits for an unreachable database before the resident is told it failed",
+        ge=0,
+        le=300,
     )
     telegram_token: str = _var("", "TELEGRAM_BOT_TOKEN", "starts the Telegram bridge when set")
     telegram_mode: Literal["polling", "webhook"] = _var("polling", "TELEGRAM_MODE", "`polling` or `webhook`")
@@ -93,6 +162,16 @@ class Settings(BaseSettings):
     )
     tts_voice: str = _var("sit/cmn-latn-pinyin", "TTS_VOICE", "espeak-ng voice", min_length=1)
     tts_rate: int = _var(150, "TTS_RATE", "default speech rate (words per minute, 80–450)", ge=80, le=450)
+    outbox_alert_minutes: int = _var(
+        10,
+        "OUTBOX_ALERT_MINUTES",
+        "a message still unsent after this long is reported to the staff group (and logged); it is still retried",
+        ge=1,
+    )
+    log_max_bytes: int = _var(
+        10_000_000, "LOG_MAX_BYTES", "a log file is rotated at this size", ge=100_000, shown="`10000000`"
+    )
+    log_backups: int = _var(5, "LOG_BACKUPS", "rotated log files kept per process", ge=1, le=100)
     rate_limit_per_minute: int = _var(
         20, "RATE_LIMIT_PER_MINUTE", "messages per person per minute the bridge forwards", ge=1
     )
@@ -145,6 +224,51 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL (e.g. sqlite:///var/tickets.db, postgresql://user@host/db)") from None
         return value
 
+    @validator("tracker_store_url", always=True)
+    def _tracker_store_url(cls, value: str, values: dict[str, Any]) -> str:
+        if not value:
+            data_dir = values.get("data_dir") or ROOT / "var"
+            return f"sqlite:///{data_dir / 'tracker.db'}"
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. sqlite:///var/tracker.db, postgresql://user@host/db)") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @validator("lock_store_url")
+    def _lock_store_url(cls, value: str) -> str:
+        if not value:
+            return value
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError("must be a redis://host:port/db URL (or empty: locks in memory)")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise ValueError("the port is not a number") from None
+        if parts.path.strip("/") and not parts.path.strip("/").isdigit():
+            raise ValueError("the database after the last / must be a number")
+        return value
+
+    @validator("rasa_url_override", "actions_url_override")
+    def _service_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @validator("bridge_token", "actions_token", "rasa_token")
+    def _token(cls, value: str) -> str:
+        if value and not _SECRET_RE.fullmatch(value):
+            raise ValueError("1-256 characters: letters, digits, _ and -")
+        return value
+
     @validator("webhook_url", "telegram_base_url")
     def _http_url(cls, value: str) -> str:
         if value and not value.startswith(("https://", "http://")):
@@ -166,17 +290,26 @@ class Settings(BaseSettings):
 
     @property
     def rasa_url(self) -> str:
-        return f"http://{self.host}:{self.rasa_port}"
+        return self.rasa_url_override or f"http://{self.host}:{self.rasa_port}"
 
     @property
     def actions_url(self) -> str:
-        return f"http://{self.host}:{self.actions_port}/webhook"
+        return self.actions_url_override or f"http://{self.host}:{self.actions_port}/webhook"
+
+    @property
+    def tracker_cache_mode(self) -> str:
+        """`trusted`, `validated` or `off` (what `auto` means for this tracker store)."""
+        if self.tracker_cache != "auto":
+            return self.tracker_cache
+        return "trusted" if self.tracker_store_url.startswith("sqlite") else "validated"
 
     def shown(self) -> dict[str, Any]:
         """Every setting by variable name, secrets hidden (for printing)."""
         out = {}
         for name, field in self.__fields__.items():
             value = getattr(self, name)
+            if name in _URLS and isinstance(value, str):
+                value = hide_password(value)
             out[env_name(field)] = "***" if name in _HIDDEN and value else value
         return out
 
@@ -199,7 +332,7 @@ def _describe(error: ValidationError) -> str:
             from dotenv import dotenv_values
 
             raw = dotenv_values(ENV_FILE).get(name) if ENV_FILE.is_file() else None
-        shown = "***" if field.name in _HIDDEN else repr(raw)
+        shown = "***" if field.name in _HIDDEN else repr(hide_password(raw) if isinstance(raw, str) else raw)
         lines.append(f"{name}={shown}: {item['msg']}")
     return "bad configuration (environment or .env):\n  " + "\n  ".join(lines)
 

@@ -1,5 +1,10 @@
-"""Rasa's REST channel and tracker API, as every client here uses them: the Telegram bridge
+"""Rasa's channels and tracker API, as every client here uses them: the Telegram bridge
 (async), the terminal chat, the benchmarks and the tests (sync or async).
+
+With a `bridge_token` (BRIDGE_TOKEN, common/secrets.py) messages go to the authenticated
+bridge channel (`/webhooks/bridge/webhook`, header X-Xunwu-Bridge-Token), the only one
+that may speak for a Telegram sender; without one, to the public REST channel. The HTTP
+API (trackers) needs RASA_TOKEN. `RasaClient.from_settings(cfg)` picks both up.
 
 One message is one request; there is no connection state to lose when Rasa restarts, so a
 client "reconnects" simply by trying again on the next message.
@@ -8,12 +13,16 @@ client "reconnects" simply by trying again on the next message.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+if TYPE_CHECKING:
+    from common.config import Settings
+
 Reply = dict[str, Any]
+BRIDGE_HEADER = "X-Xunwu-Bridge-Token"  # rasa_addons/channels.py
 
 
 class RasaUnavailable(Exception):
@@ -38,20 +47,48 @@ def _replies(resp: httpx.Response, empty_ok: bool) -> list[Reply]:
 
 
 class RasaClient:
-    """`send(sender, text)` to `{rasa_url}/webhooks/rest/webhook`, `tracker(sender)` from the HTTP API.
+    """`send(sender, text)` to a channel's webhook, `tracker(sender)` from the HTTP API.
 
     The async methods (`send`, `tracker`) use one pooled `httpx.AsyncClient`, the `*_sync`
-    ones one `httpx.Client`; each is made on first use. `token` is RASA_TOKEN.
+    ones one `httpx.Client`; each is made on first use. `token` is RASA_TOKEN,
+    `bridge_token` BRIDGE_TOKEN (then the bridge channel is used). `on_replies` is called
+    with every list of replies `send` returns (the bridge wakes its deliverer when one
+    carries a ticket number that is on its way through the outbox).
     """
 
-    def __init__(self, rasa_url: str, timeout: float = 30.0, token: str = "", max_connections: int = 100) -> None:
+    def __init__(
+        self,
+        rasa_url: str,
+        timeout: float = 30.0,
+        token: str = "",
+        max_connections: int = 100,
+        *,
+        bridge_token: str = "",
+        on_replies: Callable[[list[Reply]], None] | None = None,
+    ) -> None:
         self.base = rasa_url.rstrip("/")
-        self.webhook = f"{self.base}/webhooks/rest/webhook"
+        self.channel = "bridge" if bridge_token else "rest"
+        self.webhook = f"{self.base}/webhooks/{self.channel}/webhook"
         self.token = token
+        self.headers = {BRIDGE_HEADER: bridge_token} if bridge_token else {}
+        self.on_replies = on_replies
         self._timeout = httpx.Timeout(timeout, connect=5.0)
         self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._async: httpx.AsyncClient | None = None
         self._sync: httpx.Client | None = None
+
+    @classmethod
+    def from_settings(cls, cfg: Settings, timeout: float | None = None, **options: Any) -> RasaClient:
+        """The client of a process on this deployment: both tokens from the settings or `<data>/secrets/`."""
+        from common.secrets import read_secret
+
+        return cls(
+            cfg.rasa_url,
+            cfg.rasa_timeout if timeout is None else timeout,
+            read_secret(cfg, "rasa_token"),
+            bridge_token=read_secret(cfg, "bridge_token"),
+            **options,
+        )
 
     def tracker_url(self, sender: str) -> str:
         # ":" stays as it is: Rasa's route does not decode %3A ("tg:<chat>:<user>" senders)
@@ -62,7 +99,8 @@ class RasaClient:
 
     @staticmethod
     def _body(sender: str, text: str) -> dict[str, str]:
-        return {"sender": sender, "message": text}
+        # a lone surrogate (Telegram can send one) cannot be encoded as UTF-8: it becomes "?"
+        return {"sender": sender, "message": text.encode("utf-8", "replace").decode("utf-8")}
 
     # -- async (the bridge, the load benchmark) -----------------------------------------------
     @property
@@ -73,7 +111,7 @@ class RasaClient:
 
     async def post(self, sender: str, text: str) -> httpx.Response:
         """The raw HTTP exchange (the benchmarks time it and look at the status themselves)."""
-        return await self.async_client.post(self.webhook, json=self._body(sender, text))
+        return await self.async_client.post(self.webhook, json=self._body(sender, text), headers=self.headers)
 
     async def send(self, sender: str, text: str, *, empty_ok: bool = False) -> list[Reply]:
         """The replies to `text` from `sender`; RasaUnavailable when there are none."""
@@ -81,7 +119,10 @@ class RasaClient:
             resp = await self.post(sender, text)
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return _replies(resp, empty_ok)
+        replies = _replies(resp, empty_ok)
+        if self.on_replies is not None:
+            self.on_replies(replies)
+        return replies
 
     async def tracker(self, sender: str) -> dict[str, Any]:
         resp = await self.async_client.get(self.tracker_url(sender), params=self._params())
@@ -96,7 +137,7 @@ class RasaClient:
         return self._sync
 
     def post_sync(self, sender: str, text: str) -> httpx.Response:
-        return self.sync_client.post(self.webhook, json=self._body(sender, text))
+        return self.sync_client.post(self.webhook, json=self._body(sender, text), headers=self.headers)
 
     def send_sync(self, sender: str, text: str, *, empty_ok: bool = False) -> list[Reply]:
         try:

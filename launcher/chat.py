@@ -12,7 +12,7 @@ from common.texts import say
 def repl(cfg: Settings, sender: str | None = None) -> None:
     """Read lines until EOF or /quit; answers are printed and, with /voice, spoken."""
     sender = sender or f"local-{uuid.uuid4().hex[:8]}"
-    rasa = RasaClient(cfg.rasa_url, cfg.rasa_timeout, cfg.rasa_token)
+    rasa = RasaClient.from_settings(cfg)
     limit = cfg.max_message_chars
     speak = False
     print(say("utter_bot_chat_banner"))

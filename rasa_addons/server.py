@@ -1,7 +1,14 @@
-"""The Rasa server process: `python -m rasa_addons.server run …` is `rasa run …` with two fixes.
+"""The Rasa server process: `python -m rasa_addons.server run …` is `rasa run …` with two fixes,
+started safely.
 
-It first checks the configuration (a bad variable stops it, naming the variable) and sets
-ACTION_ENDPOINT_URL, which endpoints.yml reads, from XUNWU_HOST and ACTIONS_PORT.
+Before Rasa starts (`prepare`): files it creates are private (umask 077); the
+configuration is checked (a bad variable stops it, naming the variable); the tracker
+store and the lock store must answer (TRACKER_STORE_URL, LOCK_STORE_URL: otherwise one
+line naming the variable, exit status 2, instead of a traceback later); endpoints.yml's
+variables are set (ACTION_ENDPOINT_URL, ACTIONS_TOKEN); request bodies are capped
+(SANIC_REQUEST_MAX_SIZE, 1 MB); and the HTTP API is switched on only when there is a
+RASA_TOKEN (from the environment or `<data>/secrets/`), which is handed to Rasa inside
+this process — never on the command line, where `ps` would show it to every local user.
 
 Both were found by profiling (BENCHMARKS.md) and both keep Rasa's behaviour otherwise.
 
@@ -17,7 +24,9 @@ Both were found by profiling (BENCHMARKS.md) and both keep Rasa's behaviour othe
    slots, the latest message, the active form and the rest of the tracker state are sent
    whole, as before. The actions of this project read nothing older (they keep what they
    need in slots), and rasa_sdk's helpers (slots_to_validate, latest input channel …) only
-   walk back from the end.
+   walk back from the end. One exception (`form_run_start`): the window reaches back to
+   the start of the last two form runs (at most FORM_RUN_TURNS user turns), so the submit
+   can tell which run its answers come from (its idempotency key, actions/help_form.py).
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import rasa
@@ -33,13 +42,14 @@ from jsonschema import exceptions, validators
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.core.events import ActiveLoop, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from common.config import settings_or_exit
 from rasa_addons import context
 
 RECENT_TURNS = 10  # user turns of events the action server receives
+FORM_RUN_TURNS = 60  # at most this far back for the start of a form run
 RASA_VALIDATE = RemoteAction._validate_action_result  # Rasa's own methods, kept for uninstall()
 RASA_CALL_FORMAT = RemoteAction._action_call_format
 _HINT = (
@@ -67,15 +77,38 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 def recent_events(events: Iterable[Event], turns: int = RECENT_TURNS) -> list[Event]:
-    """The events from the `turns`-th last user message on (all of them when there are fewer)."""
+    """The events from the `turns`-th last user message on (all of them when there are fewer),
+    or from the start of the latest form run if that is earlier (`form_run_start`)."""
     events = list(events)
     seen = 0
+    start = 0
     for i in range(len(events) - 1, -1, -1):
         if isinstance(events[i], UserUttered):
             seen += 1
             if seen == turns:
-                return events[i:]
-    return events
+                start = i
+                break
+    run = form_run_start(events)
+    return events[min(start, run) if run is not None else start :]
+
+
+def form_run_start(events: Sequence[Event], turns: int = FORM_RUN_TURNS, runs: int = 2) -> int | None:
+    """The index of the `runs`-th latest loop activation (`ActiveLoop(name)`), or of the
+    earliest one found, within `turns` user turns back; None when there is none."""
+    seen = 0
+    found = None
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        if isinstance(event, UserUttered):
+            seen += 1
+            if seen > turns:
+                break
+        elif isinstance(event, ActiveLoop) and event.name is not None:
+            found = i
+            runs -= 1
+            if runs == 0:
+                break
+    return found
 
 
 def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
@@ -102,13 +135,52 @@ def uninstall() -> None:
     context.uninstall()
 
 
+# Request bodies Rasa accepts (Sanic's default is 100 MB): messages are at most a few KB.
+REQUEST_MAX_SIZE = 1_000_000
+REACH_SECONDS = 20.0
+
+
+def prepare(argv: list[str]) -> list[str]:
+    """Check and set what Rasa needs; the command line to run (with the API token added in-process)."""
+    from common.logs import private_files
+    from common.secrets import read_secret
+    from rasa_addons import lock_store, tracker_store
+
+    private_files()
+    cfg = settings_or_exit()
+    os.environ.setdefault("ACTION_ENDPOINT_URL", cfg.actions_url)
+    os.environ["ACTIONS_TOKEN"] = read_secret(cfg, "actions_token")
+    os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_SIZE))
+    for variable, check in (
+        ("TRACKER_STORE_URL", tracker_store.check_reachable),
+        ("LOCK_STORE_URL", lock_store.check_reachable),
+    ):
+        problem = check(min(REACH_SECONDS, max(2.0, cfg.db_retry_seconds)))
+        if problem:
+            from common.config import hide_password
+
+            value = getattr(cfg, variable.lower())
+            print(f"error: {variable}={hide_password(value)!r} cannot be reached: {problem}", file=sys.stderr)
+            raise SystemExit(2)
+    argv = [a for a in argv if a != "--enable-api"]
+    if "--auth-token" in argv:
+        print(
+            "error: pass RASA_TOKEN by environment or in <data>/secrets/rasa_token, not --auth-token", file=sys.stderr
+        )
+        raise SystemExit(2)
+    token = read_secret(cfg, "rasa_token")
+    if token and argv[:1] == ["run"]:
+        argv += ["--enable-api", "--auth-token", token]
+    return argv
+
+
 def main() -> None:
     """Run Rasa's command line (`rasa run …`) with the fixes installed."""
     from rasa.__main__ import main as rasa_main
 
-    os.environ.setdefault("ACTION_ENDPOINT_URL", settings_or_exit().actions_url)
+    argv = prepare(sys.argv[1:])
     install()
-    sys.argv = ["rasa", *sys.argv[1:]]
+    sys.argv = ["rasa", *argv]  # this process's copy: /proc/<pid>/cmdline keeps the original
     rasa_main()
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): set up, lint, train if needed, validate the data,
-# run pytest (unit + integration with the real servers), then `rasa test` on test stories.
+# run pytest (unit + integration with the real servers, the reliability suite's short form),
+# the ticket and action tests again on PostgreSQL (a throwaway Debian server on loopback,
+# installed and started here), then `rasa test` on test stories.
 # `--fast` (make test-fast): set up, lint, the truth check and every test that needs no
 # trained model and no running Rasa; no training.
 set -euo pipefail
@@ -22,7 +24,7 @@ $PY -m knowledge.truth
 
 if [ "$FAST" = 1 ]; then
   step "pytest (fast lane: no Rasa)"
-  exec $PY -m pytest -q -m "not rasa" tests
+  exec $PY -m pytest -q -m "not rasa and not cluster" tests
 fi
 
 step "train (only if the inputs changed)"
@@ -32,7 +34,14 @@ step "rasa data validate"
 .venv/bin/rasa data validate --config config.yml --domain domain.yml --data data
 
 step "pytest"
-XUNWU_TEST_MODEL="$MODEL" $PY -m pytest -q tests
+XUNWU_TEST_MODEL="$MODEL" $PY -m pytest -q -m "not cluster" tests
+
+step "pytest on PostgreSQL (tickets, actions)"
+PGDIR=$(mktemp -d /tmp/xunwu-pg.XXXXXX)
+trap '$PY -m launcher.infra stop "$PGDIR" >/dev/null 2>&1 || true; rm -rf "$PGDIR"' EXIT
+PGPORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+XUNWU_TEST_POSTGRES=$($PY -m launcher.infra postgres "$PGDIR" "$PGPORT") \
+  $PY -m pytest -q -m "not rasa" tests/tickets tests/actions
 
 step "rasa test (test stories)"
 .venv/bin/rasa test core --model "$MODEL" --stories tests/stories --out results/rasa-test \

@@ -29,11 +29,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The PostgreSQL lane of `make test` (scripts/test.sh) sets this to a server's admin URL:
+# every test that wants a ticket database then gets a fresh PostgreSQL database instead
+# of a SQLite file.
+TEST_POSTGRES = "XUNWU_TEST_POSTGRES"
+
+
+def fresh_database_url(tmp_path: Path) -> str:
+    """A new, empty ticket database for one test: a SQLite file, or (PostgreSQL lane) a new database."""
+    admin = os.environ.get(TEST_POSTGRES)
+    if not admin:
+        return f"sqlite:///{tmp_path / 'tickets.db'}"
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data folder (and SQLite database) for one test."""
+    """A fresh data folder and ticket database (SQLite, or PostgreSQL in its lane) for one test."""
     monkeypatch.setenv("XUNWU_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    if os.environ.get(TEST_POSTGRES):
+        monkeypatch.setenv("DATABASE_URL", fresh_database_url(tmp_path))
+    else:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
     return tmp_path
 
 
@@ -46,7 +73,18 @@ class Services:
     env: dict[str, str]
 
     def __post_init__(self) -> None:
-        self.client = RasaClient(self.rasa_url, timeout=60)  # the project's one Rasa client
+        from common.config import settings
+        from common.secrets import read_secret
+
+        cfg = settings()  # the services' own: their data folder holds the generated secrets
+        # the project's one Rasa client, as the bridge uses it (bridge channel, API token)
+        self.client = RasaClient(
+            self.rasa_url, 60, read_secret(cfg, "rasa_token"), bridge_token=read_secret(cfg, "bridge_token")
+        )
+
+    def secret(self, name: str) -> str:
+        """One of the services' generated secrets (`<data>/secrets/<name>`)."""
+        return (self.data_dir / "secrets" / name).read_text().strip()
 
     def send(self, sender: str, text: str) -> list[dict]:
         return self.client.send_sync(sender, text, empty_ok=True)
@@ -69,7 +107,7 @@ def trained_model() -> Path:
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """Starts the real action server and Rasa server (REST, --enable-api) on free ports."""
+    """Starts the real action server and Rasa server (channels, HTTP API with a generated token) on free ports."""
     from common.config import settings
     from launcher.services import Supervisor, plan
 

@@ -12,19 +12,24 @@ that is not stored. Concurrent claims: one conditional UPDATE, so exactly one wi
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
+from common import faults
 from tickets.audit import record
 from tickets.fields import MAX_TEXT, asks_back
 from tickets.numbers import new_number
 from tickets.outbox import OutboxKind, enqueue
-from tickets.schema import ticket_events, ticket_messages, tickets, utcnow
+from tickets.schema import outbox, ticket_events, ticket_messages, tickets, utcnow
 
 STATES = ("new", "claimed", "answered", "closed")
 # How a resident's message reached a ticket: "我还要补充…" (note), a Telegram reply to a
@@ -33,10 +38,46 @@ STATES = ("new", "claimed", "answered", "closed")
 VIA = ("note", "reply", "answer", "offer", "urgent")
 MESSAGE_KINDS = ("text", "voice", "photo")
 WAITING = ("staff", "resident", "")
+log = logging.getLogger(__name__)
 
 
 class TicketError(Exception):
     """An operation that is not allowed (unknown ticket, wrong state)."""
+
+
+def submit_key(sender_id: str, run: str) -> str:
+    """The idempotency key of one submit: the sender and what identifies the form run."""
+    return hashlib.sha256(f"{sender_id}\x1f{run}".encode()).hexdigest()[:64]
+
+
+def fit(column: Any, value: str | None) -> Any:
+    """`value` cut to the column's length (what Telegram sends can be longer than a form's field)."""
+    length = getattr(column.type, "length", None)
+    return value[:length] if isinstance(value, str) and length else value
+
+
+T = TypeVar("T")
+# Errors of a database that is restarting or unreachable for a moment.
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+def retry_transient(work: Callable[[], T], seconds: float | None = None) -> T:
+    """Run `work`, trying again while the database is briefly unreachable (DB_RETRY_SECONDS)."""
+    if seconds is None:
+        from common.config import settings
+
+        seconds = settings().db_retry_seconds
+    deadline = time.monotonic() + seconds
+    delay = 0.2
+    while True:
+        try:
+            return work()
+        except TRANSIENT as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unreachable (%s); trying again in %.1f s", type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 @dataclass(frozen=True)
@@ -104,44 +145,127 @@ class Lifecycle:
         description: str,
         audio_file: str | None = None,
         urgent: bool = False,
+        *,
+        key: str | None = None,
+        tell_resident: bool = False,
     ) -> Ticket:
         """Store a new ticket and queue its card for staff, in one transaction.
 
         `urgent`: a person in danger; the card says 紧急 and staff are reminded sooner.
+        `key`: the submit's idempotency key (tickets.lifecycle.submit_key): a second create
+        with the same key stores nothing and returns the first ticket, so a submit retried
+        after a crash, a timeout or a lost reply never files a request twice.
+        `tell_resident`: the ticket number also goes to the resident through the outbox
+        (queued with the ticket, so a Telegram error never leaves them untold); on a retry
+        it is queued again unless one is still waiting.
+
+        A database that cannot be reached for a moment (PostgreSQL restarting) is waited
+        for and tried again for up to DB_RETRY_SECONDS; with a key that is safe even when
+        the first commit did land.
         """
-        now = utcnow()
+        return self.create_once(
+            sender_id,
+            contact_name,
+            phone,
+            township,
+            category,
+            description,
+            audio_file,
+            urgent,
+            key=key,
+            tell_resident=tell_resident,
+        )[0]
+
+    def create_once(
+        self,
+        sender_id: str,
+        contact_name: str,
+        phone: str,
+        township: str,
+        category: str,
+        description: str,
+        audio_file: str | None = None,
+        urgent: bool = False,
+        *,
+        key: str | None = None,
+        tell_resident: bool = False,
+    ) -> tuple[Ticket, bool]:
+        """`create`, and whether this call stored the ticket (False: it existed under `key`)."""
+        values = {
+            "sender_id": fit(tickets.c.sender_id, sender_id),
+            "contact_name": fit(tickets.c.contact_name, contact_name),
+            "phone": fit(tickets.c.phone, phone),
+            "township": fit(tickets.c.township, township),
+            "category": fit(tickets.c.category, category),
+            "description": description[:MAX_TEXT],
+            "audio_file": audio_file,
+            "urgent": urgent,
+            "submit_key": key,
+        }
+        return retry_transient(lambda: self._create(values, tell_resident))
+
+    def _create(self, values: dict[str, Any], tell_resident: bool) -> tuple[Ticket, bool]:
+        key = values["submit_key"]
         for _ in range(10):
+            if key is not None and (found := self._by_key(key)) is not None:
+                return self._again(found, tell_resident), False
             number = new_number()
+            now = utcnow()
             try:
                 with self.engine.begin() as conn:
                     result = conn.execute(
                         insert(tickets).values(
                             number=number,
-                            sender_id=sender_id,
-                            contact_name=contact_name,
-                            phone=phone,
-                            township=township,
-                            category=category,
-                            description=description[:MAX_TEXT],
                             state="new",
-                            audio_file=audio_file,
                             created_at=now,
                             updated_at=now,
                             last_notified_at=now,
-                            urgent=urgent,
+                            **values,
                             waiting_on="staff",
                         )
                     )
                     tid = result.inserted_primary_key[0]
-                    flags = {"urgent": True} if urgent else {}
-                    record(conn, tid, sender_id, "created", category=category, township=township, **flags)
+                    category, township = values["category"], values["township"]
+                    flags = {"urgent": True} if values["urgent"] else {}
+                    record(conn, tid, values["sender_id"], "created", category=category, township=township, **flags)
                     enqueue(conn, OutboxKind.STAFF_CARD, tid)
-                    return self._get(conn, number)
+                    if tell_resident:
+                        enqueue(conn, OutboxKind.RESIDENT_TICKET_CREATED, tid)
+                    ticket = self._get(conn, number)
+                faults.point("after_ticket_commit")
+                return ticket, True
             except IntegrityError:
+                if key is not None and self._by_key(key) is not None:
+                    continue  # a concurrent submit with the same key won: return its ticket
                 if not self._number_taken(number):
                     raise
                 continue  # the random number was taken: draw again
         raise TicketError("could not allocate a ticket number")
+
+    def _by_key(self, key: str) -> Ticket | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tickets).where(tickets.c.submit_key == key)).first()
+            return Ticket.from_row(row) if row else None
+
+    def _again(self, ticket: Ticket, tell_resident: bool) -> Ticket:
+        """A retried submit: record it, and queue the number again unless it is still on its way."""
+        with self.engine.begin() as conn:
+            record(conn, ticket.id, ticket.sender_id, "submit_retried")
+            if tell_resident:
+                waiting = conn.execute(
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(
+                        and_(
+                            outbox.c.ticket_id == ticket.id,
+                            outbox.c.kind == OutboxKind.RESIDENT_TICKET_CREATED.value,
+                            outbox.c.delivered_at.is_(None),
+                        )
+                    )
+                ).scalar_one()
+                if not waiting:
+                    enqueue(conn, OutboxKind.RESIDENT_TICKET_CREATED, ticket.id)
+        return ticket
 
     def _number_taken(self, number: str) -> bool:
         with self.engine.connect() as conn:
@@ -243,6 +367,7 @@ class Lifecycle:
 
     def claim(self, number: str, staff_id: str, staff_name: str) -> bool:
         """Claim a new ticket; True for the one caller that wins."""
+        staff_name = fit(tickets.c.claimed_by_name, staff_name)
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
             won = _change_if(
@@ -266,6 +391,7 @@ class Lifecycle:
         if question is None:
             question = asks_back(text)
         text = text[:MAX_TEXT]
+        staff_name = fit(tickets.c.claimed_by_name, staff_name)
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
             if ticket.state == "closed":
@@ -291,6 +417,7 @@ class Lifecycle:
 
     def close(self, number: str, staff_id: str, staff_name: str) -> bool:
         """Close (已解决); False when it was already closed."""
+        staff_name = fit(tickets.c.claimed_by_name, staff_name)
         with self.engine.begin() as conn:
             ticket = self._get(conn, number)
             done = _change_if(
@@ -382,7 +509,13 @@ class Lifecycle:
             ).all()
             for row in rows:
                 ticket = Ticket.from_row(row)
-                conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(last_notified_at=now))
+                # conditional: of two bridges checking at once, one queues the reminder
+                same = last.is_(None) if row.last_notified_at is None else last == row.last_notified_at
+                won = conn.execute(
+                    update(tickets).where(and_(tickets.c.id == ticket.id, same)).values(last_notified_at=now)
+                )
+                if won.rowcount != 1:
+                    continue
                 window = urgent_minutes if ticket.urgent and urgent_minutes is not None else minutes
                 enqueue(conn, OutboxKind.STAFF_RENOTIFY, ticket.id, minutes=window)
                 out.append(ticket)

@@ -6,11 +6,21 @@ was upgraded. To change the schema: change schema.py, append a step here (e.g.
 `ALTER TABLE tickets ADD COLUMN …`), and tests/tickets/test_migrations.py checks that
 the steps and schema.py agree. `migrate()` applies the missing steps in one transaction
 and records each in `schema_version`.
+
+Several processes may open a fresh database at once (two action servers, the bridge, a
+replica starting): `migrate()` runs under a lock held for the whole transaction — a
+PostgreSQL advisory lock, or an exclusive lock on a file beside a SQLite database — so
+one of them migrates and the others then find the work done. `python -m tickets.migrate`
+runs it as one explicit step (the cluster and the containers do that before starting
+the services).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -99,10 +109,52 @@ ALTER TABLE ticket_messages ADD COLUMN via VARCHAR(16) NOT NULL DEFAULT '';
 ALTER TABLE questions ADD COLUMN entry VARCHAR(64) NOT NULL DEFAULT ''
 """
 
+# A missing version is applied whenever it appears, even after higher ones (`migrate` looks at which versions are
+# recorded, not only at the highest), so steps written in parallel must not depend on
+# each other.
+
+# Version 4: one ticket per form run (the submit's idempotency key, unique), and columns
+# wide enough for what Telegram can send (a full name is up to 129 characters). SQLite
+# does not enforce VARCHAR lengths, so only PostgreSQL's columns are altered.
+V4 = """
+ALTER TABLE tickets ADD COLUMN submit_key VARCHAR(64);
+CREATE UNIQUE INDEX ux_tickets_submit_key ON tickets (submit_key)
+"""
+V4_WIDER = """
+ALTER TABLE tickets ALTER COLUMN contact_name TYPE VARCHAR(128);
+ALTER TABLE tickets ALTER COLUMN claimed_by_name TYPE VARCHAR(256);
+ALTER TABLE tickets ALTER COLUMN audio_file TYPE VARCHAR(512);
+ALTER TABLE ticket_events ALTER COLUMN actor TYPE VARCHAR(256);
+ALTER TABLE ticket_messages ALTER COLUMN author TYPE VARCHAR(256);
+ALTER TABLE questions ALTER COLUMN sources TYPE VARCHAR(1024)
+"""
+
+
+def _v4(conn: Connection) -> None:
+    _sql(V4)(conn)
+    if conn.dialect.name == "postgresql":
+        _sql(V4_WIDER)(conn)
+
+
+# Version 5: outbox rows are claimed with a lease (several deliverers), and a timed-out
+# attempt is counted (its message may have arrived); a table of named leases (one
+# Telegram poller at a time).
+V5 = """
+ALTER TABLE outbox ADD COLUMN lease_until TIMESTAMP;
+ALTER TABLE outbox ADD COLUMN lease_owner VARCHAR(64);
+ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN alerted_at TIMESTAMP;
+CREATE TABLE leases (
+    name VARCHAR(64) NOT NULL PRIMARY KEY, owner VARCHAR(128) NOT NULL, expires_at TIMESTAMP NOT NULL
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tickets, events, messages, outbox, staff cards, questions", _v1),
     (2, "urgent tickets", _sql(V2)),
     (3, "a ticket's conversation: whose turn, media, how a message came; the entry of a question", _sql(V3)),
+    (4, "one ticket per form run; wider columns", _v4),
+    (5, "outbox leases, uncertain attempts; named leases", _sql(V5)),
 ]
 
 
@@ -112,14 +164,37 @@ def current_version(conn: Connection) -> int:
     return max((row[0] for row in conn.execute(select(schema_version.c.version))), default=0)
 
 
+# Any constant: the key of the PostgreSQL advisory lock every migrating process takes.
+ADVISORY_LOCK_KEY = 7_240_916_015
+
+
+@contextlib.contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock on `<database file>.migrate-lock` (SQLite files), else nothing."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine) -> int:
-    """Apply every missing step; returns the schema version now in place."""
-    with engine.begin() as conn:
+    """Apply every missing step under the migration lock; returns the schema version now in place."""
+    with _file_lock(engine), engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # held until this transaction ends
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
         schema_version.create(conn, checkfirst=True)
-        have = current_version(conn)
+        applied = {row[0] for row in conn.execute(select(schema_version.c.version))}
         for version, _title, step in MIGRATIONS:
-            if version > have:
+            if version not in applied:
                 step(conn)
                 conn.execute(schema_version.insert().values(version=version, applied_at=utcnow()))
-                have = version
-    return have
+                applied.add(version)
+    return max(applied, default=0)

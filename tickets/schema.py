@@ -51,15 +51,15 @@ tickets = Table(
     Column("id", Integer, primary_key=True),
     Column("number", String(16), nullable=False, unique=True),
     Column("sender_id", String(128), nullable=False, index=True),
-    Column("contact_name", String(64), nullable=False, default=""),
+    Column("contact_name", String(128), nullable=False, default=""),
     Column("phone", String(32), nullable=False, default=""),
     Column("township", String(16), nullable=False, default=""),
     Column("category", String(32), nullable=False, default=""),
     Column("description", Text, nullable=False, default=""),
     Column("state", String(16), nullable=False, default="new"),
     Column("claimed_by", String(64)),
-    Column("claimed_by_name", String(128)),
-    Column("audio_file", String(256)),
+    Column("claimed_by_name", String(256)),  # a Telegram full name: up to 129 characters
+    Column("audio_file", String(512)),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("last_notified_at", DateTime),
@@ -68,6 +68,9 @@ tickets = Table(
     # Whose turn it is: "staff" (new, or the resident added something), "resident" (staff
     # asked a question), "" (staff answered; nothing asked).
     Column("waiting_on", String(16), nullable=False, default="staff"),
+    # The submit's idempotency key (sender + form run): a retried submit finds its ticket.
+    Column("submit_key", String(64)),
+    Index("ux_tickets_submit_key", "submit_key", unique=True),
 )
 
 ticket_events = Table(
@@ -76,7 +79,7 @@ ticket_events = Table(
     Column("id", Integer, primary_key=True),
     Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False, index=True),
     Column("at", DateTime, nullable=False),
-    Column("actor", String(128), nullable=False),
+    Column("actor", String(256), nullable=False),
     Column("action", String(32), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )
@@ -87,7 +90,7 @@ ticket_messages = Table(
     Column("id", Integer, primary_key=True),
     Column("ticket_id", Integer, ForeignKey("tickets.id"), nullable=False, index=True),
     Column("at", DateTime, nullable=False),
-    Column("author", String(128), nullable=False),
+    Column("author", String(256), nullable=False),
     Column("from_staff", Boolean, nullable=False, default=False),
     Column("text", Text, nullable=False),
     # "text", "voice" or "photo" (then `file_id` is the Telegram file and `text` its caption).
@@ -109,6 +112,13 @@ outbox = Table(
     Column("next_attempt_at", DateTime, nullable=False),
     Column("delivered_at", DateTime),
     Column("last_error", Text),
+    # A deliverer claims a row until `lease_until` (several bridges never send one row twice).
+    Column("lease_until", DateTime),
+    Column("lease_owner", String(64)),
+    # Attempts that timed out: Telegram may have delivered them (at most one resend).
+    Column("uncertain", Integer, nullable=False, default=0),
+    # When staff were alerted that this row is overdue (once).
+    Column("alerted_at", DateTime),
     Index("ix_outbox_due", "delivered_at", "next_attempt_at"),
 )
 
@@ -127,19 +137,42 @@ questions = Table(
     Column("at", DateTime, nullable=False, index=True),
     Column("intent", String(32), nullable=False),
     Column("decision", String(16), nullable=False),
-    Column("sources", String(256), nullable=False, default=""),
+    Column("sources", String(1024), nullable=False, default=""),
     Column("text", Text, nullable=False),
     # The knowledge entry answered (its key), when the logger gave one.
     Column("entry", String(64), nullable=False, default=""),
 )
 
+# Named leases: who holds a role that only one process may have at a time (the poller).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite files get WAL and a busy timeout for several processes."""
+
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    """An engine for `url`; SQLite files get WAL and a busy timeout for several processes.
+
+    A server database (PostgreSQL) gets a small pool (`pool_size`, default DB_POOL_SIZE, and
+    as many again on overflow), so every process together stays below the server's
+    connection limit, and each connection is checked before use (a restarted server's dead
+    connections are replaced instead of failing a request).
+    """
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, future=True, connect_args={"timeout": 10})
         use_wal(engine, foreign_keys=True)
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    if url.startswith("sqlite"):
+        return create_engine(url, future=True)
+    if pool_size is None:
+        from common.config import settings
+
+        pool_size = settings().db_pool_size
+    return create_engine(
+        url, future=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+    )

@@ -34,6 +34,26 @@ class StaffCards:
             ).first()
             return Ticket.from_row(row) if row else None
 
+    def pressed_on(self, chat_id: str, message_id: int, text: str | None, number: str) -> bool:
+        """May a button for ticket `number` act when pressed under this message?
+
+        Only on that ticket's card: a remembered card must be the ticket's own (button data
+        can be forged by a modified client; the message it was pressed on is Telegram's
+        word). A card that was not remembered (its send timed out but it arrived) counts
+        when its text names the ticket as a card does; it is remembered from then on.
+        """
+        ticket = self.ticket_for(chat_id, message_id)
+        if ticket is not None:
+            return ticket.number == number
+        if not any(line.startswith(f"求助 {number}（") for line in (text or "").splitlines()):
+            return False
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tickets.c.id).where(tickets.c.number == number)).first()
+        if row is None:
+            return False
+        self.remember(chat_id, message_id, row.id)
+        return True
+
     def of_ticket(self, ticket_id: int) -> list[tuple[str, int]]:
         """Every (chat_id, message_id) that is a card of the ticket."""
         with self.engine.connect() as conn:

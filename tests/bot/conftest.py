@@ -165,6 +165,7 @@ async def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 def rasa(services: Services, monkeypatch: pytest.MonkeyPatch) -> Services:
     """Bridges of this test talk to the session's real Rasa and action server (their database)."""
     monkeypatch.setenv("BRIDGE_TEST_RASA_PORT", services.env["RASA_PORT"])
+    monkeypatch.setenv("BRIDGE_TOKEN", services.secret("bridge_token"))  # the bridge proves it is the bridge
     db = os.environ.get("DATABASE_URL") or f"sqlite:///{services.data_dir / 'tickets.db'}"
     monkeypatch.setenv("BRIDGE_TEST_DATABASE_URL", db)
     return services

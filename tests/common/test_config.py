@@ -40,6 +40,14 @@ def refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> str:
         ("TELEGRAM_WEBHOOK_SECRET", "has spaces!", "letters, digits"),  # token pattern
         ("DATABASE_URL", "tickets.db", "not a database URL"),  # SQLAlchemy URL
         ("TTS_RATE", "1000", "less than or equal to 450"),
+        ("TRACKER_STORE_URL", "mysql://x@h/db", "sqlite:/// or postgresql://"),
+        ("TRACKER_STORE_URL", "tracker.db", "not a database URL"),
+        ("LOCK_STORE_URL", "localhost:6379", "redis://"),
+        ("LOCK_STORE_URL", "redis://h:port/1", "port is not a number"),
+        ("TRACKER_CACHE", "sometimes", "trusted"),
+        ("RASA_URL", "haproxy:5005", "http://"),
+        ("BRIDGE_TOKEN", "with space", "letters, digits"),
+        ("DB_POOL_SIZE", "0", "greater than or equal to 1"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(
@@ -109,3 +117,23 @@ def test_every_entry_point_stops_at_start(tmp_path: Path, command: list[str]) ->
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "RASA_PORT='abc': value is not a valid integer" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TRACKER_STORE_URL", "postgresql://xunwu:secret-pw@127.0.0.1:1/tracker"),
+        ("LOCK_STORE_URL", "redis://:secret-pw@127.0.0.1:1/1"),
+    ],
+)
+def test_an_unreachable_store_stops_rasa_with_one_line_naming_it(tmp_path: Path, variable: str, value: str) -> None:
+    env = {**os.environ, variable: value, "DB_RETRY_SECONDS": "1", "XUNWU_DATA_DIR": str(tmp_path)}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TensorFlow's own start-up lines are not ours
+    done = subprocess.run(
+        [sys.executable, "-m", "rasa_addons.server", "run"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    ours = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(ours) == 1 and ours[0].startswith(f"error: {variable}=") and "cannot be reached" in ours[0]
+    assert done.stderr.strip().splitlines()[-1] == ours[0]
+    assert "secret-pw" not in done.stderr and "Traceback" not in done.stderr

@@ -66,12 +66,14 @@ class Call:
 
 @dataclass
 class Failure:
-    """Answer `status` to `methods` (all when empty) until `until` (monotonic), or `count` times."""
+    """Answer `status` to `methods` (all when empty) until `until` (monotonic), or `count` times
+    (a 429 says `retry_after` seconds, as Telegram's flood control does)."""
 
     status: int
     methods: frozenset[str] = frozenset()
     until: float = float("inf")
     count: int | None = None
+    retry_after: int | None = None
 
     def applies(self, method: str) -> bool:
         return (not self.methods or method in self.methods) and time.monotonic() < self.until and self.count != 0
@@ -114,11 +116,14 @@ class BotApi:
         seconds: float | None = None,
         count: int | None = None,
         methods: tuple[str, ...] = (),
+        retry_after: int | None = None,
     ) -> None:
         """Make the next calls fail: for `seconds`, or `count` times, to `methods` (all when empty)."""
         until = time.monotonic() + seconds if seconds is not None else float("inf")
+        if status == 429 and retry_after is None:
+            retry_after = 5
         with self._lock:
-            self.failures.append(Failure(status, frozenset(methods), until, count))
+            self.failures.append(Failure(status, frozenset(methods), until, count, retry_after))
 
     def reset_failures(self) -> None:
         with self._lock:
@@ -133,13 +138,18 @@ class BotApi:
             self._changed.notify_all()
         if status == 200:
             return status, {"ok": True, "result": result}
-        return status, {"ok": False, "error_code": status, "description": description}
+        body: JSON = {"ok": False, "error_code": status, "description": description}
+        if status == 429 and isinstance(result, int):
+            body["parameters"] = {"retry_after": result}
+        return status, body
 
     def _answer(self, method: str, p: JSON, files: dict[str, bytes]) -> tuple[int, Any, str]:
         for failure in self.failures:
             if failure.applies(method):
                 if failure.count is not None:
                     failure.count -= 1
+                if failure.status == 429:
+                    return 429, failure.retry_after, f"Too Many Requests: retry after {failure.retry_after}"
                 return failure.status, None, "Internal Server Error" if failure.status >= 500 else "Bad Request"
         if method == "getMe":
             return 200, self.bot_user, ""

@@ -28,6 +28,7 @@ class Slow:
     seconds: float
     count: int
     methods: frozenset[str]
+    until: float = float("inf")
 
 
 class HttpBotApi:
@@ -71,6 +72,12 @@ class HttpBotApi:
         self._loop.run_forever()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        try:
+            return await self._answer(request)
+        except ConnectionResetError:  # the client went away (a bridge killed mid-request)
+            return web.Response(status=499)
+
+    async def _answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw: dict[str, str] = {}
         files: dict[str, bytes] = {}
@@ -97,14 +104,19 @@ class HttpBotApi:
 
     def _take_slow(self, method: str) -> float:
         for rule in self._slow:
-            if rule.count > 0 and (not rule.methods or method in rule.methods):
+            if rule.count > 0 and time.monotonic() < rule.until and (not rule.methods or method in rule.methods):
                 rule.count -= 1
                 return rule.seconds
         return 0.0
 
     async def _poll(self, params: JSON) -> list[JSON]:
         offset = int(params.get("offset") or 0)
-        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+
+        def pending(update: Any) -> bool:
+            uid = update.get("update_id") if isinstance(update, dict) else None
+            return isinstance(uid, int) and uid >= offset
+
+        self._updates = [u for u in self._updates if pending(u)]
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while not self._updates and not self._closing and time.monotonic() < deadline:
             self._arrived.clear()
@@ -112,7 +124,10 @@ class HttpBotApi:
                 await asyncio.wait_for(self._arrived.wait(), deadline - time.monotonic())
             except TimeoutError:
                 break
-        return list(self._updates)
+        batch = list(self._updates)
+        # one without a usable id could never be confirmed by an offset: it is handed out once
+        self._updates = [u for u in self._updates if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+        return batch
 
     # -- what tests do ------------------------------------------------------------------------------
     def push(self, update: JSON) -> None:
@@ -136,6 +151,25 @@ class HttpBotApi:
 
     def slow(self, n: int, seconds: float, methods: tuple[str, ...] = ()) -> None:
         self._slow.append(Slow(seconds, n, frozenset(methods)))
+
+    def slow_for(self, duration: float, seconds: float, methods: tuple[str, ...] = ()) -> None:
+        """For `duration` seconds, answer every call to `methods` `seconds` late (its effect applied
+        at once: Telegram timing out on requests it did accept)."""
+        self._slow.append(Slow(seconds, 10**9, frozenset(methods), time.monotonic() + duration))
+
+    def push_raw(self, update: Any) -> None:
+        """Queue anything as an update for getUpdates (a malformed one, for the poison tests)."""
+
+        def add() -> None:
+            self._updates.append(update)
+            self._arrived.set()
+
+        self._loop.call_soon_threadsafe(add)
+
+    @property
+    def pending_updates(self) -> int:
+        """Updates Telegram still holds for the bot (not yet confirmed by a later offset)."""
+        return len(self._updates)
 
     def wait_call(self, method: str, since: int = 0, timeout: float = 30.0) -> Any:
         return self.api.wait_for(lambda: self.api.sent(method, since=since), timeout, f"a {method} call")

@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, select
 
+from tests.conftest import fresh_database_url
 from tickets.schema import make_engine
 from tickets.store import Ticket, TicketStore
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    """A new SQLite file for this test (store_for caches per URL, so never reuse one)."""
-    return f"sqlite:///{tmp_path / 'tickets.db'}"
+    """A new database for this test: a SQLite file, or a new PostgreSQL database in the
+    PostgreSQL lane (store_for caches per URL, so never reuse one)."""
+    return fresh_database_url(tmp_path)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
+from tests.conftest import fresh_database_url
 from tickets import migrations
 from tickets.schema import make_engine, metadata
 
@@ -24,15 +25,15 @@ def _shape(engine: Engine) -> dict[str, tuple[set[tuple[str, bool]], set[str]]]:
 
 
 def test_the_steps_build_what_schema_py_describes(tmp_path: Path) -> None:
-    stepped = make_engine(f"sqlite:///{tmp_path / 'stepped.db'}")
+    stepped = make_engine(fresh_database_url(tmp_path / "stepped"))
     assert migrations.migrate(stepped) == migrations.MIGRATIONS[-1][0]
-    described = make_engine(f"sqlite:///{tmp_path / 'described.db'}")
+    described = make_engine(fresh_database_url(tmp_path / "described"))
     metadata.create_all(described)  # only for the comparison: the store never does this
     assert _shape(stepped) == _shape(described)
 
 
 def test_a_database_of_the_first_release_is_upgraded_once(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    engine = make_engine(fresh_database_url(tmp_path))
     with engine.begin() as conn:  # what release 1's create_all made: its tables, no version table
         migrations._sql(migrations.V1)(conn)
         conn.execute(

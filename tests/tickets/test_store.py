@@ -115,9 +115,18 @@ def test_create_keeps_the_ticket_and_its_staff_card_in_one_transaction(
     # A real database failure while the staff card is queued (a trigger refuses outbox rows):
     # the ticket and its 'created' event must not be stored either.
     with store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER outbox_down BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox down'); END"
-        )
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION outbox_down() RETURNS trigger AS $$ BEGIN "
+                "RAISE EXCEPTION 'outbox down' USING ERRCODE = '23000'; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER outbox_down BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION outbox_down()"
+            )
+        else:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER outbox_down BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'outbox down'); END"
+            )
     with pytest.raises((TicketError, IntegrityError)):
         new_ticket()
     assert rows(tickets_table) == []
