@@ -129,7 +129,7 @@ def test_version_3_upgrades_a_version_2_database(tmp_path: Path) -> None:
                 "VALUES (1, '2026-01-01', 's', 0, '旧的')"
             )
         )
-    assert migrations.migrate(engine) == 3
+    assert migrations.migrate(engine) == migrations.MIGRATIONS[-1][0]  # 3 and every later step
     with engine.connect() as conn:
         waiting = dict(conn.execute(text("SELECT number, waiting_on FROM tickets")).all())
         message = conn.execute(text("SELECT kind, file_id, via FROM ticket_messages")).one()
