@@ -122,6 +122,7 @@ def _train(cfg: Settings, target: Path, log: Callable[[str], object]) -> None:
         # when to train (inputs_hash), so Rasa trains everything, with both cores.
         env={**child_env(cfg), "RASA_MAX_CACHE_SIZE": "0", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")},
         check=True,
+        stdout=sys.stderr.fileno(),  # the caller's stdout carries only the model's path
     )
     seconds = time.monotonic() - started
     log(f"训练完成，用时 {seconds:.0f} 秒。")

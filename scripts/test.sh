@@ -29,6 +29,7 @@ fi
 
 step "train (only if the inputs changed)"
 MODEL=$($PY -c 'from common.config import settings; from launcher.training import ensure_model; import sys; print(ensure_model(settings(), log=lambda m: print(m, file=sys.stderr)))')
+[ -f "$MODEL" ] || { echo "training gave no model file: $MODEL" >&2; exit 2; }
 
 step "rasa data validate"
 .venv/bin/rasa data validate --config config.yml --domain domain.yml --data data

@@ -102,6 +102,8 @@ def trained_model() -> Path:
     from launcher.training import ensure_model
 
     given = os.environ.get("XUNWU_TEST_MODEL")
+    if given and not Path(given).is_file():
+        pytest.exit(f"XUNWU_TEST_MODEL is not a model file: {given[:200]!r}", returncode=2)
     return Path(given) if given else ensure_model(settings())
 
 
