@@ -246,7 +246,7 @@ class ActionSubmitHelp(Action):
         return "action_submit_help"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from tickets.lifecycle import submit_key
+        from tickets.model import submit_key
         from tickets.store import default_store
 
         if tracker.get_slot("confirm") != "yes":

@@ -34,7 +34,7 @@ from bot.runtime import sender_id
 from common.choices import digit_choice, fold, numbered
 from common.texts import say
 from tickets.fields import CATEGORIES, MAX_TEXT, parse_yes_no
-from tickets.lifecycle import Ticket, TicketError
+from tickets.model import Ticket, TicketError
 from tickets.numbers import NUMBER_RE
 from tickets.schema import to_local
 
