@@ -22,11 +22,12 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from tickets.audit import record
-from tickets.fields import MAX_TEXT, asks_back
+from tickets.fields import MAX_TEXT
 from tickets.filing import Filing
 from tickets.model import MESSAGE_KINDS, VIA, Ticket, TicketError, by_number, change_if, fit
 from tickets.outbox import OutboxKind, enqueue
 from tickets.queries import Queries
+from tickets.replies import asks_back
 from tickets.schema import ticket_messages, tickets, utcnow
 
 
