@@ -24,20 +24,9 @@ from actions.answer import digit_buttons, say_entry
 from common.choices import digit_choice, fold, numbered
 from common.logs import mask
 from common.texts import say
-from tickets.fields import (
-    CATEGORIES,
-    MAX_TEXT,
-    TOWNSHIPS,
-    declines_phone,
-    is_filler,
-    looks_like_question,
-    parse_category,
-    parse_confirm,
-    parse_name,
-    parse_phone,
-    parse_township,
-    reachable_in_chat,
-)
+from tickets.fields import CATEGORIES, MAX_TEXT, TOWNSHIPS, parse_category, parse_name, parse_township
+from tickets.phone import declines_phone, parse_phone, reachable_in_chat
+from tickets.replies import is_filler, looks_like_question, parse_confirm
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +235,7 @@ class ActionSubmitHelp(Action):
         return "action_submit_help"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        from tickets.lifecycle import submit_key
+        from tickets.model import submit_key
         from tickets.store import default_store
 
         if tracker.get_slot("confirm") != "yes":

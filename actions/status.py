@@ -21,9 +21,10 @@ from actions.answer import digit_buttons
 from actions.pending import handles
 from common.choices import fold, numbered
 from common.texts import say
-from tickets.fields import MAX_TEXT, note_content
-from tickets.lifecycle import Ticket, TicketError
+from tickets.fields import MAX_TEXT
+from tickets.model import Ticket, TicketError
 from tickets.numbers import find_number
+from tickets.replies import note_content
 from tickets.schema import to_local
 from tickets.views import state_word
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from common.texts import say
-from tickets.lifecycle import Ticket
+from tickets.model import Ticket
 from tickets.numbers import normalise_number
 from tickets.views import card_text
 

@@ -33,9 +33,10 @@ from bot.outgoing import reply
 from bot.runtime import sender_id
 from common.choices import digit_choice, fold, numbered
 from common.texts import say
-from tickets.fields import CATEGORIES, MAX_TEXT, parse_yes_no
-from tickets.lifecycle import Ticket, TicketError
+from tickets.fields import CATEGORIES, MAX_TEXT
+from tickets.model import Ticket, TicketError
 from tickets.numbers import NUMBER_RE
+from tickets.replies import parse_yes_no
 from tickets.schema import to_local
 
 if TYPE_CHECKING:

@@ -168,7 +168,7 @@ async def record_while_down(b: Bridge, sender: str, first_name: str, text: str, 
     second one in the same outage is added to the ticket of the first (a note staff see),
     and one Telegram message is stored once even if its update is handled twice.
     """
-    from tickets.lifecycle import submit_key
+    from tickets.model import submit_key
 
     earlier = [m for m in b.recent(sender) if not wants_person(m)]
     try:

@@ -28,7 +28,8 @@ from bot.outgoing import send_texts
 from common.texts import say
 from tickets import views
 from tickets.numbers import NUMBER_RE, normalise_number
-from tickets.report import ReportError, build_report, render_chart, report_text, summary
+from tickets.report import ReportError, build_report, report_text, summary
+from tickets.report_render import render_chart
 from tickets.schema import utcnow
 from tickets.store import Ticket, TicketError, TicketStore
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, insert, select
 from sqlalchemy.engine import Engine
 
-from tickets.fields import spoken_digit_runs
+from tickets.phone import spoken_digit_runs
 from tickets.schema import questions, utcnow
 
 MAX_QUESTION = 300

@@ -9,9 +9,9 @@ for its best-matching ID. Then the gaps, which the county's plan asks it to watc
 office is not known here), menus that ended in "都不是", questions it could not answer,
 questions out of its scope, and people in danger — each listed anonymised (phones masked
 once more) with how often it was asked, and per plan measure where one is known. No names
-or phone numbers are in it. `render_chart(report, path)` draws a bar chart per plan area
-(PNG, CJK font); `python -m tickets.report --days 30 --out DIR` writes report.json,
-report.md and chart.png.
+or phone numbers are in it. tickets/report_render.py makes report.md and a bar chart per
+plan area (`render_chart`: PNG, CJK font); `python -m tickets.report --days 30 --out DIR`
+writes report.json, report.md and chart.png.
 
 Which entry gave an answer: the logged `entry` when there is one; otherwise, for an ID whose
 entries differ (some say "no record", some do not), the entry of that ID whose questions
@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,8 +36,6 @@ from tickets.questions import DECISIONS, anonymise
 from tickets.schema import to_local, utcnow
 from tickets.store import TicketStore
 
-# Font files (as matplotlib finds them) that can draw Chinese, best first.
-CJK_FONT_FILES = ("wqy-microhei", "wqy-zenhei", "notosanscjk", "notoserifcjk", "droidsansfallback")
 TOP_IDS = 10
 SHOWN_PER_GAP = 20
 # What an answer says when the county's own figure, office or procedure is not known here.
@@ -197,7 +193,8 @@ def _question_lines(gap: Gap, limit: int | None) -> list[str]:
     return lines
 
 
-def _sections(report: Report, per_gap: int | None) -> list[tuple[str, list[str]]]:
+def sections(report: Report, per_gap: int | None) -> list[tuple[str, list[str]]]:
+    """The report's parts, each a heading and its lines (`per_gap`: questions listed per gap, None: all)."""
     d, gaps = report.decisions, report.gaps
     sections = [
         (
@@ -231,72 +228,15 @@ def _sections(report: Report, per_gap: int | None) -> list[tuple[str, list[str]]
 def report_text(report: Report) -> str:
     """Plain text for the staff group (no Markdown: a screen reader reads it as it is)."""
     parts = []
-    for head, lines in _sections(report, SHOWN_PER_GAP):
+    for head, lines in sections(report, SHOWN_PER_GAP):
         parts.append("\n".join([head.strip(), *lines]))
     return "\n\n".join(parts)
 
 
-def render_markdown(report: Report) -> str:
-    """report.md: the same content with headings and lists."""
-    title = say("utter_staff_report_chart_title", start=local_date(report.start), end=local_date(report.end))
-    out = [f"# {title}", "", summary(report), ""]
-    for head, lines in _sections(report, None):
-        if lines:
-            out += [f"## {head.strip().rstrip('：')}", "", *[f"- {line.removeprefix('· ')}" for line in lines], ""]
-        else:
-            out += [head.strip(), ""]
-    return "\n".join(out)
-
-
-def cjk_font() -> Path:
-    """A font file that draws Chinese, found by matplotlib.font_manager (no font cache needed)."""
-    from matplotlib import font_manager
-
-    found = {Path(p).name.lower().replace("-", "").replace("_", ""): Path(p) for p in font_manager.findSystemFonts()}
-    for wanted in CJK_FONT_FILES:
-        key = wanted.replace("-", "")
-        for name, path in sorted(found.items()):
-            if name.startswith(key):
-                return path
-    raise ReportError("no Chinese font for the chart: install the Debian package fonts-wqy-microhei (scripts/setup.sh)")
-
-
-def render_chart(report: Report, path: Path) -> Path:
-    """A PNG bar chart of the questions per plan area, written atomically to `path`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-    from matplotlib.font_manager import FontProperties
-
-    font = FontProperties(fname=str(cjk_font()))
-    areas = list(report.by_area)
-    labels = [f"{report.area_names.get(a, a)}（{a}）" for a in areas]
-    counts = [report.by_area[a] for a in areas]
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(areas) + 1.6), dpi=120)
-    try:
-        bars = ax.barh(range(len(areas)), counts, color="#3b6ea5")
-        ax.set_yticks(range(len(areas)))
-        ax.set_yticklabels(labels, fontproperties=font)
-        ax.invert_yaxis()
-        ax.set_xlabel(say("utter_staff_report_axis"), fontproperties=font)
-        title = say("utter_staff_report_chart_title", start=local_date(report.start), end=local_date(report.end))
-        ax.set_title(title, fontproperties=font)
-        ax.bar_label(bars, padding=3)
-        ax.set_xlim(0, max([*counts, 1]) * 1.15)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.png")
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-    return path
-
-
 def write_report(store: TicketStore, days: int, out: Path) -> Report:
     """report.json, report.md and chart.png for the last `days` days into `out`."""
+    from tickets.report_render import render_chart, render_markdown  # it imports this module
+
     end = utcnow()
     report = build_report(store, end - timedelta(days=days), end)
     out.mkdir(parents=True, exist_ok=True)

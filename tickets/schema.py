@@ -96,7 +96,7 @@ ticket_messages = Table(
     # "text", "voice" or "photo" (then `file_id` is the Telegram file and `text` its caption).
     Column("kind", String(16), nullable=False, default="text"),
     Column("file_id", String(256)),
-    # How a resident's message reached the ticket: note, reply, answer, offer, urgent (lifecycle.VIA).
+    # How a resident's message reached the ticket: note, reply, answer, offer, urgent (model.VIA).
     Column("via", String(16), nullable=False, default=""),
 )
 

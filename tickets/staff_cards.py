@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, insert, select
 from sqlalchemy.engine import Engine
 
-from tickets.lifecycle import Ticket
+from tickets.model import Ticket
 from tickets.schema import staff_cards, tickets
 
 

@@ -5,7 +5,9 @@ writes an audit event (tickets/audit.py) in the same transaction, and every mess
 staff or resident is an outbox row in that transaction too (tickets/outbox.py), so nothing
 is promised that is not stored. Concurrent claims: one conditional UPDATE, exactly one wins.
 
-    store.create / claim / reply / close / reopen …   tickets/lifecycle.py
+    store.create     files a ticket, once a submit    tickets/filing.py
+    store.claim / reply / close / reopen …            tickets/lifecycle.py
+    store.get / for_sender / history …                tickets/queries.py
     store.outbox     the queue the bridge delivers    tickets/outbox.py
     store.cards      staff-group message → ticket     tickets/staff_cards.py
     store.questions  the question log of the report   tickets/questions.py
@@ -17,8 +19,9 @@ from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 
-from tickets.lifecycle import STATES, Lifecycle, Ticket, TicketError
+from tickets.lifecycle import Lifecycle
 from tickets.migrations import migrate
+from tickets.model import STATES, Ticket, TicketError
 from tickets.outbox import Outbox
 from tickets.questions import QuestionLog
 from tickets.schema import make_engine

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from common.texts import responses, say
-from tickets.fields import reachable_in_chat
+from tickets.phone import reachable_in_chat
 from tickets.schema import to_local
 from tickets.store import Ticket, TicketStore
 

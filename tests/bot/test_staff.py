@@ -10,7 +10,7 @@ from typing import Any
 from common.texts import say
 from tests.bot.conftest import OTHER_STAFF, OUTSIDER, STAFF_CHAT, STAFF_USER, Harness, Start, make_ticket, new_person
 from tests.fakes.bot_api import message_update
-from tickets.lifecycle import Ticket
+from tickets.model import Ticket
 from tickets.store import TicketStore
 
 

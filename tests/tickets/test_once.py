@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from tests.conftest import fresh_database_url
 from tickets.leases import Leases, owner_is_dead
-from tickets.lifecycle import submit_key
+from tickets.model import submit_key
 from tickets.outbox import OutboxKind
 from tickets.schema import make_engine, outbox, tickets, utcnow
 from tickets.store import TicketStore

@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import update
 
 from knowledge.base import load
-from tickets.report import ReportError, build_report, render_chart, render_markdown, report_text
+from tickets.report import ReportError, build_report, report_text
+from tickets.report_render import render_chart, render_markdown
 from tickets.schema import questions, utcnow
 from tickets.store import TicketStore
 
