@@ -8,6 +8,10 @@
 - Periods: a text that names a plan or programme says, where it first names it, which
   years it covers ("2021到2025年"); a target year that has passed ("到2025年") is said
   with its period or as a past target, never as if still ahead.
+- Each other plan a text names (国家, 江西省, 赣州, 寻乌县) says its years where first named,
+  and "十四五"/"十五五" is said with its years.
+- A text that says the plan "does not say" something says it is the summary (解读) that
+  does not: the plan itself is not on record.
 - Spoken texts are checked like answers (figures, periods), and one whose entry's next
   step offers a person (转人工) offers one too.
 - Next steps (a measure, not a rule): which entries' next step names a place, a
@@ -51,6 +55,17 @@ NOT_A_PLAN_RE = re.compile(r"纳入[^。；，,]{0,14}规划")  # "纳入发展�
 PERIOD_RE = re.compile(r"(20\d\d)\s*(?:—|–|-|~|到|至)\s*(20\d\d)年")
 TARGET_RE = re.compile(r"到(20\d\d)年")
 PAST_MARKERS = ("当时", "原定", "定过", "已经", "已", "定的目标", "提出过")
+# A five-year period named by its number ("十四五", "十五五") is said with its years in words.
+FIVE_YEAR_RE = re.compile(r"十[一二三四五六七八九]五")
+# Whose plan a sentence names: each of these, named with a plan, says its years once in the
+# text ("国家…规划" after "寻乌县2021到2025年的规划" is another plan and needs its own years).
+PLAN_LEVELS = ("寻乌县", "江西省", "赣州", "国家")
+# A successor plan not on record ("寻乌县的新规划") has no years to say.
+SUCCESSOR_RE = re.compile(r"新的?规划")
+# What the project has of the county plan is its summary (解读): a text that says the plan
+# "does not say" something must say it is the summary that does not ("县里的解读没有写").
+NOT_WRITTEN_RE = re.compile(r"没有?写")
+SUMMARY_WORD = "解读"
 
 # What makes a next step concrete: a place, a document, a channel or a time. Each term
 # counts only when one of its spellings is also in the entry's own sources.
@@ -165,6 +180,18 @@ def period_problems(entry: Entry, year: int | None = None) -> list[str]:
         first = next((s for s in sentences if _plan_mentions(s)), None)
         if first is not None and not PERIOD_RE.search(first):
             problems.append(f"{where}: names a plan without its years: {first.strip()!r}")
+        dated = {lv for lv in PLAN_LEVELS if first is not None and lv in first}
+        for sentence in sentences:
+            if sentence is first or not _plan_mentions(sentence) or SUCCESSOR_RE.search(sentence):
+                continue
+            for level in (lv for lv in PLAN_LEVELS if lv in sentence):
+                if PERIOD_RE.search(sentence):
+                    dated.add(level)
+                elif level not in dated:
+                    problems.append(f"{where}: names another plan ({level}) without its years: {sentence.strip()!r}")
+        for sentence in sentences:
+            if FIVE_YEAR_RE.search(sentence) and not PERIOD_RE.search(sentence):
+                problems.append(f"{where}: names a five-year period without its years: {sentence.strip()!r}")
         for sentence in sentences:
             for target in TARGET_RE.findall(sentence):
                 if int(target) <= this_year and not (
@@ -172,6 +199,21 @@ def period_problems(entry: Entry, year: int | None = None) -> list[str]:
                 ):
                     problems.append(f"{where}: states the passed target 到{target}年 as if ahead: {sentence.strip()!r}")
     return problems
+
+
+def summary_problems(entry: Entry) -> list[str]:
+    """A sentence that says the county plan "does not say" something names the summary.
+
+    The project has the plan's official summary (解读), not the plan: "规划…没有写具体做法"
+    claims what the plan itself says; "县里的解读没有写" is what the sources support.
+    """
+    where = f"{entry.file}: {entry.key}"
+    return [
+        f"{where}: says the plan does not say something, but only its summary (解读) was read: {s.strip()!r}"
+        for text in entry.texts
+        for s in SENTENCE_RE.findall(text)
+        if "规划" in s and NOT_WRITTEN_RE.search(s) and SUMMARY_WORD not in s
+    ]
 
 
 def source_problems(source: Source, fact_sheet: Path | None = None) -> list[str]:
@@ -224,6 +266,7 @@ def all_problems(kb: KnowledgeBase, fact_sheet: Path | None = None) -> list[str]
     problems += [p for e in kb.entries for p in period_problems(e)]
     problems += [p for e in kb.entries for p in next_step_problems(e)]
     problems += [p for e in kb.entries for p in spoken_problems(e)]
+    problems += [p for e in kb.entries for p in summary_problems(e)]
     problems += [p for s in kb.sources.values() for p in source_problems(s, fact_sheet)]
     problems += emergency_problems(load_emergency())
     return problems

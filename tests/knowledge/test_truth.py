@@ -32,6 +32,7 @@ from knowledge.truth import (
     next_step_terms,
     period_problems,
     spoken_problems,
+    summary_problems,
 )
 
 
@@ -238,6 +239,51 @@ def test_a_plan_without_its_years_or_a_passed_target_is_reported(
         assert problems == []
     else:
         assert len(problems) == 1 and problem in problems[0] and "disability-dibao" in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # the 2026-12 audit: a second plan named without its own years (inclusive-education)
+        ("国家2021到2025年的行动计划提出过推进融合教育。江西省的规划要求随班就读。", "names another plan (江西省)"),
+        ("寻乌县2021到2025年的规划有14项指标。国家规划共11项主要指标。", "names another plan (国家)"),
+        ("国家2021到2025年的特殊教育行动计划提出过推进融合教育。江西省2021到2025年的规划要求随班就读。", None),
+        ("寻乌县2021到2025年的规划已经到期。寻乌县的新规划，我这里还没有记录。", None),
+        ("寻乌县2021到2025年的规划提出过提升残疾人公共文化服务。寻乌县的规划还提出过推进残疾人体育。", None),
+        # "十四五" / "十五五" said without their years (culture-services, modern-tech)
+        ("全国“十四五”期间，建有1659个盲人阅览室。", "five-year period without its years"),
+        ("国家“十五五”的方向是推动人工智能应用于残疾人领域。", "five-year period without its years"),
+        ("全国“十四五”期间（2021到2025年），建有1659个盲人阅览室。", None),
+    ],
+)
+def test_every_plan_and_five_year_period_named_says_its_years(
+    kb: KnowledgeBase, text: str, problem: str | None
+) -> None:
+    entry = dataclasses.replace(
+        kb.by_key["disability-dibao"], answer=text, detail="", next_step="转人工。", spoken="转人工。"
+    )
+    problems = period_problems(entry, year=2026)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("text", "bad"),
+    [
+        ("寻乌县2021到2025年的规划提出过加强残疾预防，但没有写具体做法。", True),
+        ("寻乌县2021到2025年的规划提出过深化残联改革，但没写具体内容。", True),
+        ("寻乌县2021到2025年的规划提出过加强残疾预防，县里的解读没有写具体做法。", False),
+        ("具体哪个部门负责哪件事，县里的解读没有写。", False),
+    ],
+)
+def test_only_the_summary_is_said_not_to_give_a_detail(kb: KnowledgeBase, text: str, bad: bool) -> None:
+    """The project has the county plan's summary, not the plan: "规划…没有写" claims what the
+    plan says (the 2026-12 audit found it in 12 entries)."""
+    entry = dataclasses.replace(kb.by_key["disability-prevention"], answer=text, detail="", spoken="转人工。")
+    assert bool(summary_problems(entry)) is bad
+    assert [p for e in kb.entries for p in summary_problems(e)] == []
 
 
 def test_a_programme_still_running_is_not_a_passed_target(kb: KnowledgeBase) -> None:
