@@ -8,16 +8,12 @@ Also: the same threading without Telegram (a REST / terminal-chat sender adds to
 
 from __future__ import annotations
 
-import re
-
 from bot.runtime import sender_id
 from common.texts import say
 from tests.bot.conftest import STAFF_CHAT, STAFF_USER, Harness, Start, new_person
 from tests.conftest import Services
 from tests.fakes.bot_api import JSON, message_update, reply_update
 from tickets.store import Ticket, store_for
-
-NUMBER = re.compile(r"XW-[0-9A-Z]{5}")
 
 
 async def file_request(h: Harness, me: int, *, phone: str = "13812345678", name: str = "王阿姨") -> Ticket:
@@ -32,11 +28,11 @@ async def file_request(h: Harness, me: int, *, phone: str = "13812345678", name:
     await answer("1")
     await answer("1")
     await answer("护理补贴三个月没到账")
-    created = await answer("0")
-    number = NUMBER.search(created)
-    assert number, created
+    await answer("0")  # the number comes through the outbox (stored first)
     await h.deliver()
-    return h.store.get(number.group(0))
+    latest = h.store.for_sender(sender_id(me, me), 1)[0]
+    assert any(latest.number in t for t in h.api.texts(me)), h.api.texts(me)
+    return latest
 
 
 def thread(h: Harness, ticket: Ticket, since: int = 0) -> list[str]:
@@ -110,7 +106,9 @@ async def test_adding_with_one_and_with_two_open_tickets(rasa: Services, start: 
     await h.say(me, "3")
     await h.say(me, "4")
     await h.say(me, "孩子上学的事")
-    second = h.store.get(NUMBER.search("\n".join(await h.say(me, "好的 提交"))).group(0))
+    assert await h.say(me, "好的 提交") == []  # the number comes through the outbox
+    await h.deliver()
+    second = h.store.for_sender(sender_id(me, me), 1)[0]
     assert second.number != first.number and second.category == "上学"
 
     # two open: "我还要补充…" asks which, by digit
@@ -150,8 +148,10 @@ async def test_the_form_for_elderly_people(rasa: Services, start: Start) -> None
     assert await answer("2") == [say("utter_ask_phone_chat")]
     summary = "\n".join(await answer("0"))  # no phone: staff answer in the chat
     assert "2 电话：" + say("utter_confirm_no_phone") in summary
-    (created,) = await answer("零")
-    ticket = h.store.get(NUMBER.search(created).group(0))
+    assert await answer("零") == []  # the number comes through the outbox
+    await h.deliver()
+    ticket = h.store.for_sender(sender_id(me, me), 1)[0]
+    assert say("utter_ticket_created", ticket=ticket.number) in h.api.texts(me)
     stored = (ticket.contact_name, ticket.phone, ticket.township, ticket.description)
     assert stored == ("陈伯", "", "罗珊乡", "补贴好几个月没发")
     await h.deliver()
