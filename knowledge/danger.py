@@ -296,7 +296,7 @@ CRISIS_STRONG = frozenset(
 PAST = re.compile(r"以前|之前|前年|去年|年前|那年|小时候|多年|几年前|曾经|当年|早年|出生|生下来|从小|后来")
 # The lines said for each kind (keys of knowledge/emergency.yml), most important first.
 LINES: dict[str, tuple[str, ...]] = {
-    "crisis": ("crisis-now", "crisis"),
+    "crisis": ("crisis", "crisis-now"),  # to the person first; 110 beside it (12356 may not answer at night)
     "police": ("police",),
     "medical": ("medical", "medical-tell"),
     "fire": ("fire",),

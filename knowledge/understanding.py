@@ -343,7 +343,8 @@ class Understanding:
         """Is this what a person in danger says next (where, who, a phone), not a new request?"""
         if reading.intent == POLICY:
             return reading.decision not in ("answer", "clarify")
-        return reading.intent in ("add_to_ticket", "out_of_scope", FALLBACK, "affirm", "deny", "choose")
+        # "我在澄江镇 电话138…" reads like asking for a person: staff are already told, so it joins too
+        return reading.intent in ("add_to_ticket", "out_of_scope", FALLBACK, "affirm", "deny", "choose", "human")
 
     def _read(self, text: str, context: Context) -> Reading:
         if not _WORDY.search(text):

@@ -74,7 +74,7 @@ def test_a_handrail_question_is_not_a_fall() -> None:
 
 def test_each_kind_has_its_lines_and_unknown_danger_gets_police_and_ambulance() -> None:
     assert danger.line_keys(["fire", "medical"]) == ["fire", "medical", "medical-tell"]
-    assert danger.line_keys(["crisis"])[0] == "crisis-now"
+    assert danger.line_keys(["crisis"]) == ["crisis", "crisis-now"]  # the helpline to the person, 110 beside it
     assert danger.line_keys([]) == ["police-help", "medical"]
 
 
