@@ -69,17 +69,23 @@ SUMMARY_WORD = "解读"
 
 # What makes a next step concrete: a place, a document, a channel or a time. Each term
 # counts only when one of its spellings is also in the entry's own sources.
+# A place counts only at the level its source gives: spellings of one group name the same
+# level of government. 县残联 (the county's DPF, the one a Xunwu resident goes to) and 市残联
+# (a city's) are two groups, so 南昌市残联 in a source does not back "去县残联" in a next
+# step (区残联 is a district, the county's level in a city).
 ACTION_TERMS: dict[str, tuple[tuple[str, ...], ...]] = {
     "place": (
         ("乡镇（街道）", "乡镇人民政府", "街道办事处", "乡镇", "乡（镇）", "镇（办）"),
         ("受理窗口",),
-        ("县级残联", "县残联", "区残联", "市残联", "县残疾人联合会"),
+        ("县级残联", "县残联", "区残联", "县残疾人联合会"),
+        ("市残联",),
         ("村（居）委会", "村（居）民委员会", "村委会", "村民委员会", "村（社区）"),
         ("民政部门", "民政局", "民政办"),
         ("法律援助机构", "法律援助中心", "法律援助服务机构"),
         ("教育局", "教体局", "教育部门", "教育行政部门"),
         ("指定的医院", "医院"),
         ("政务服务大厅",),
+        ("就业创业服务中心", "公共就业和人才服务机构", "公共就业服务机构"),
     ),
     "document": (
         ("残疾人证", "残疾证"),

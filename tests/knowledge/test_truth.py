@@ -19,6 +19,7 @@ from knowledge.base import (
     Entry,
     KnowledgeBase,
     KnowledgeError,
+    Source,
     _entry,
 )
 from knowledge.truth import (
@@ -313,6 +314,29 @@ def test_a_next_step_term_counts_only_when_the_sources_give_it(kb: KnowledgeBase
         "m1-social-security.yml: subsidies-apply: the next step names nothing sourced and offers no person"
     ]
     assert next_step_problems(dataclasses.replace(unsourced, next_step="需要工作人员帮忙，请回复：转人工。")) == []
+
+
+def test_a_place_counts_only_at_the_level_its_source_gives(kb: KnowledgeBase) -> None:
+    """南昌市残联 (a city's DPF) in a source does not back 县残联 (the county's) in a next step."""
+    city = Source(
+        key="bad-city-source",
+        kind="官方",
+        cite="南昌市残联网站",
+        excerpts=("据统计,1~2月全市共登记失业残疾人4711人,作者:南昌市残联",),
+        url="http://ncsdpf.org.cn/home/article/index/id/1097.html",
+        publisher="南昌市残疾人联合会（江西）",
+        read="2026-12-01",
+    )
+    bad = dataclasses.replace(
+        kb.by_key["job-search-services"], next_step="可以到县残联登记求职。", sources=(city,)
+    )
+    assert next_step_terms(bad) == []
+    assert next_step_problems(bad)
+    # the same level in the source and the step does count: 市残联 backs 市残联
+    assert next_step_terms(dataclasses.replace(bad, next_step="可以到市残联登记求职。")) == ["市残联"]
+    # and a county's DPF in a source backs 县残联 ("县级残联" and "县残联" are one level)
+    county = dataclasses.replace(city, excerpts=("由监护人向户籍所在地县级残联提出申请",))
+    assert next_step_terms(dataclasses.replace(bad, sources=(county,))) == ["县级残联"]
 
 
 def test_answers_are_short_enough_to_be_read_aloud(kb: KnowledgeBase) -> None:
