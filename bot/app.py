@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import signal
+import threading
 import time
 from typing import Any
 from urllib.parse import urlparse
@@ -45,6 +46,7 @@ from bot.runtime import Bridge, RateLimiter
 from common.config import Settings
 from common.logs import mask
 from common.rasa_client import RasaClient, Reply
+from speech import asr
 from tickets.leases import Leases
 from tickets.store import store_for
 
@@ -171,6 +173,11 @@ async def _post_init(app: BridgeApplication) -> None:
         b.deliverer.start()
     if not b.cfg.staff_user_ids:
         log.warning("STAFF_USER_IDS is empty: nobody may act on tickets in the staff group")
+    if b.cfg.asr_enabled:
+        # the recogniser loads once per process (speech.asr); the first voice message waits for it
+        threading.Thread(target=asr.preload, name="asr-preload", daemon=True).start()
+    else:
+        log.info("speech recognition is off (ASR_ENABLED=0): voice messages are offered to staff as audio")
     log.info("Telegram bridge running (%s), Rasa at %s", b.cfg.telegram_mode, b.cfg.rasa_url)
 
 

@@ -149,14 +149,15 @@ async def _ask_which(update: Update, context: Context, item: Item, tickets: list
     await reply(update, context, [text], [str(i) for i in range(1, len(options) + 1)])
 
 
-async def _offer(update: Update, context: Context, item: Item, ticket: Ticket | None) -> None:
-    """Ask whether to pass `item` on (to `ticket`, or to the open one / a new ticket for voice)."""
+async def _offer(update: Update, context: Context, item: Item, ticket: Ticket | None, text: str = "") -> None:
+    """Ask whether to pass `item` on (to `ticket`, or to the open one / a new ticket for voice);
+    `text` asks in other words (it must end with the same 1 / 2 choice)."""
     context.user_data[ASKED] = {"kind": "offer", "ticket": ticket.number if ticket else None, "item": asdict(item)}
-    if item.kind == "voice":
+    if not text and item.kind == "voice":
         text = say("utter_bot_voice_to_ticket", ticket=ticket.number) if ticket else say("utter_bot_voice_message")
-    elif item.kind == "photo":
+    elif not text and item.kind == "photo":
         text = say("utter_bot_offer_photo", ticket=ticket.number if ticket else "")
-    else:
+    elif not text:
         text = say("utter_bot_offer_to_staff", ticket=ticket.number if ticket else "")
     await reply(update, context, [text], ["1", "2"])
 
@@ -172,15 +173,17 @@ async def _deliver_accepted(update: Update, context: Context, item: Item, number
     elif tickets:
         await _ask_which(update, context, item, tickets)
     elif item.kind == "voice" and item.file_id:
-        await new_voice_ticket(update, context, item.file_id)
+        await new_voice_ticket(update, context, item.file_id, item.text)
     else:
         await reply(update, context, [say("utter_note_no_ticket")])
 
 
-async def new_voice_ticket(update: Update, context: Context, file_id: str) -> None:
-    """A ticket with the audio attached; staff get card and audio."""
+async def new_voice_ticket(update: Update, context: Context, file_id: str, note: str = "") -> None:
+    """A ticket with the audio attached; staff get card and audio (and `note`, e.g. what the
+    recogniser heard, in the description)."""
     b = context.bridge
     chat, user = update.effective_chat, update.effective_user
+    description = say("utter_staff_desc_voice_note", note=note) if note else say("utter_staff_desc_voice")
     try:
         ticket = await asyncio.to_thread(
             b.store.create,
@@ -189,7 +192,7 @@ async def new_voice_ticket(update: Update, context: Context, file_id: str) -> No
             phone="",
             township="",
             category=OTHER_CATEGORY,
-            description=say("utter_staff_desc_voice"),
+            description=description,
             audio_file=file_id,
         )
     except Exception:  # the person must hear that it failed
@@ -281,17 +284,17 @@ async def route(update: Update, context: Context, item: Item) -> bool:
     return True
 
 
-async def offer_media(update: Update, context: Context, item: Item) -> bool:
+async def offer_media(update: Update, context: Context, item: Item, text: str = "") -> bool:
     """A voice message or photo outside a conversation: offer it to staff (voice always; a photo
-    when a ticket is open). False when a photo has nowhere to go."""
+    when a ticket is open), asking with `text` when given. False when a photo has nowhere to go."""
     tickets = await _own_open(context, update)
     if item.kind == "photo" and not tickets:
         return False
     if len(tickets) > 1:
         if item.kind == "voice":
-            await _offer(update, context, item, None)  # then which one
+            await _offer(update, context, item, None, text)  # then which one
         else:
             await _ask_which(update, context, item, tickets)
         return True
-    await _offer(update, context, item, tickets[0] if tickets else None)
+    await _offer(update, context, item, tickets[0] if tickets else None, text)
     return True

@@ -43,7 +43,7 @@ from bot.cards import card_markup, card_text
 from bot.conversation import expect_from_resident
 from bot.outgoing import send_texts
 from bot.runtime import parse_sender
-from bot.speaking import current_rate, speak, voice_enabled
+from bot.speaking import current_rate, listener_of, speak, voice_enabled
 from common.texts import say
 from tickets.leases import new_owner, owner_is_dead
 from tickets.outbox import LEASE_SECONDS, OutboxKind, OutboxRow
@@ -421,7 +421,8 @@ class Deliverer:
         user_data = self.app.user_data.get(user_id)
         if voice_enabled(user_data):
             with contextlib.suppress(TelegramError):  # the text arrived; the voice note is extra
-                await speak(self.app.bot, chat_id, text, current_rate(user_data, self.cfg.tts_rate))
+                rate = current_rate(user_data, self.cfg.tts_rate)
+                await speak(self.app.bot, chat_id, text, rate, listener=listener_of(user_data))
 
     async def _resident_ticket_created(self, row: Row, ticket: Ticket | None) -> None:
         assert ticket is not None

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from telegram import Bot, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.error import NetworkError, RetryAfter, TimedOut
 
-from bot.speaking import current_rate, speak, voice_enabled
+from bot.speaking import current_rate, listener_of, remember_reply, speak, voice_enabled
+from speech.spoken import Plan
 
 if TYPE_CHECKING:
     from bot.context import BridgeContext
@@ -81,14 +82,34 @@ async def send_texts(
     return sent
 
 
-async def reply(update: Update, context: BridgeContext, texts: Sequence[str], keyboard: Sequence[str] = ()) -> None:
-    """Answer in the person's chat: text with a digit keyboard (or none), then speech if on."""
+async def reply(
+    update: Update,
+    context: BridgeContext,
+    texts: Sequence[str],
+    keyboard: Sequence[str] = (),
+    *,
+    speech: dict[str, Any] | None = None,
+    voice: bool | None = None,
+    pieces: Plan | None = None,
+    remember: bool = True,
+) -> None:
+    """Answer in the person's chat: text with a digit keyboard (or none), then ONE voice note
+    if their voice is on (or `voice` is True), spoken as their Listener wants it.
+
+    `speech` is the spoken form that followed a knowledge answer (speech.spoken.plan_for);
+    `pieces` speaks that plan instead of the texts. The reply is kept for "再念一遍" unless
+    `remember` is False (the confirmation of a listening request is not worth repeating).
+    """
     chat_id = update.effective_chat.id
     markup = digit_keyboard(keyboard) if keyboard else ReplyKeyboardRemove()
     await send_texts(context.bot, chat_id, texts, markup)
-    if texts and voice_enabled(context.user_data):
-        rate = current_rate(context.user_data, context.bridge.cfg.tts_rate)
-        await speak(context.bot, chat_id, "\n".join(texts), rate)
+    text = "\n".join(texts)
+    user_data = context.user_data
+    if remember and text.strip():
+        remember_reply(user_data, text, speech)
+    if (texts or pieces) and (voice if voice is not None else voice_enabled(user_data)):
+        rate = current_rate(user_data, context.bridge.cfg.tts_rate)
+        await speak(context.bot, chat_id, text, rate, listener=listener_of(user_data), speech=speech, pieces=pieces)
 
 
 async def _patiently(call: Any, retry_for: float) -> Message:

@@ -18,16 +18,27 @@ from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler, filters
 
-from bot import conversation
+from bot import conversation, listening
 from bot.context import BridgeApplication
 from bot.context import BridgeContext as Context
 from bot.ordering import Admit
 from bot.outgoing import reply, send_texts
 from bot.runtime import Bridge, Verdict, sender_id
-from bot.speaking import change_rate, current_rate, set_voice, speed_word, voice_enabled
+from bot.speaking import (
+    apply_listen,
+    change_rate,
+    current_rate,
+    last_reply,
+    listener_of,
+    set_voice,
+    speak,
+    speed_word,
+    voice_enabled,
+)
 from common.choices import fold
-from common.rasa_client import RasaUnavailable, parse_replies
+from common.rasa_client import RasaUnavailable, Replies, parse_replies
 from common.texts import say
+from speech.spoken import Request, full_sources, listener_request
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +126,15 @@ async def on_text(update: Update, context: Context) -> None:
     conversation, bot/conversation.py), else (cut if too long) to Rasa."""
     cfg = context.bridge.cfg
     text = (update.message.text or "").strip()
+    heard = context.user_data.pop(listening.HEARD, None)
+    if heard and text:  # the answer to "我听到的是……对吗？"
+        right = listening.confirmation_of(text)
+        if right is True:
+            await listening.confirmed(update, context, heard)
+            return
+        if right is False:
+            await listening.wrong(update, context, heard)
+            return
     handled, for_rasa = await conversation.answer_asked(update, context, text) if text else (False, None)
     if for_rasa:  # "2 不用": the held message was a question for the assistant
         await converse(update, context, for_rasa, [])
@@ -131,6 +151,9 @@ async def on_text(update: Update, context: Context) -> None:
     text = text.lstrip("/").strip()
     if not text:
         await reply(update, context, [say("utter_empty")])
+        return
+    if listener_request(text) in BRIDGE_LISTEN:  # undoing 念短一点 / 念慢一点: Rasa has no intent for it
+        await listen(update, context, [listener_request(text).value], [])
         return
     await converse(update, context, text, notices)
 
@@ -155,10 +178,80 @@ async def converse(update: Update, context: Context, text: str, notices: list[st
         return
     b.remember(sender, text)
     b.down_tickets.pop(sender, None)  # Rasa is back: a later outage starts its own ticket
-    texts, keyboard, voice = parse_replies(replies)
-    if voice is not None:
-        set_voice(context.user_data, voice)
-    await reply(update, context, [*notices, *texts], keyboard)
+    answered = parse_replies(replies)
+    for number in answered.created:
+        await listening.keep_audio(update, context, number)
+    if answered.voice is not None:
+        set_voice(context.user_data, answered.voice)
+    if answered.listen:
+        await listen(update, context, answered.listen, [*notices, *answered.texts], answered.keyboard)
+        return
+    if listener_request(text) is Request.FULL_SOURCES and await _speak_sources(update, context, answered):
+        return
+    await reply(update, context, [*notices, *answered.texts], answered.keyboard, speech=answered.speech)
+
+
+# Requests about the speech that Rasa has no intent for (the others come as {"listen": …}).
+BRIDGE_LISTEN = frozenset({Request.LONGER, Request.FASTER})
+
+
+def _request(name: str) -> Request | None:
+    try:
+        return Request(name)
+    except ValueError:
+        return None
+
+
+async def listen(
+    update: Update, context: Context, names: list[str], texts: list[str], keyboard: list[str] = ()
+) -> None:
+    """Requests about the speech itself ({"listen": …} from Rasa, or words the bridge knows):
+    the person's Listener changes and is kept; one short sentence confirms it (Rasa's, else
+    texts.yml). "repeat" says the last reply again (its voice note, or its text when the
+    voice is off); "full_sources" speaks the whole source list of the last reply."""
+    user_data = context.user_data
+    requests = [r for r in (_request(n) for n in names) if r is not None]
+    for request in requests:
+        apply_listen(user_data, request)
+    last = last_reply(user_data)
+    if Request.REPEAT in requests:
+        if last is None:
+            await reply(update, context, [say("utter_bot_listen_nothing_to_repeat")], remember=False)
+            return
+        text, speech = last
+        if voice_enabled(user_data):
+            await reply(
+                update, context, texts or [say("utter_bot_listen_repeat")], keyboard, voice=False, remember=False
+            )
+            rate = current_rate(user_data, context.bridge.cfg.tts_rate)
+            await speak(
+                context.bot, update.effective_chat.id, text, rate, listener=listener_of(user_data), speech=speech
+            )
+        else:
+            await reply(update, context, [text], keyboard, speech=speech)
+        return
+    if Request.FULL_SOURCES in requests and last is not None:
+        await reply(
+            update,
+            context,
+            texts or [say("utter_bot_listen_full_sources")],
+            keyboard,
+            pieces=full_sources(last[0]),
+            remember=False,
+        )
+        return
+    if not texts:
+        texts = [say(f"utter_bot_listen_{r.value}") for r in requests[-1:] if r is not Request.FULL_SOURCES]
+    await reply(update, context, texts, keyboard, remember=False)
+
+
+async def _speak_sources(update: Update, context: Context, answered: Replies) -> bool:
+    """ "来源是哪里": Rasa's list as text; spoken, the whole source list of the last answer."""
+    last = last_reply(context.user_data)
+    if last is None or not answered.texts or not voice_enabled(context.user_data):
+        return False
+    await reply(update, context, answered.texts, answered.keyboard, pieces=full_sources(last[0]), remember=False)
+    return True
 
 
 async def record_while_down(b: Bridge, sender: str, first_name: str, text: str, message_id: int = 0) -> str:
@@ -199,14 +292,6 @@ async def record_while_down(b: Bridge, sender: str, first_name: str, text: str, 
     return say("utter_bot_down_recorded", ticket=ticket.number)
 
 
-async def on_voice(update: Update, context: Context) -> None:
-    """A voice message: to the ticket it answers, else offered to staff (1 / 一 / 好 / 要)."""
-    context.user_data.pop(conversation.ASKED, None)
-    item = conversation.Item("voice", update.message.caption or "", update.message.voice.file_id)
-    if not await conversation.route(update, context, item):
-        await conversation.offer_media(update, context, item)
-
-
 async def on_photo(update: Update, context: Context) -> None:
     """A photo: to the ticket it belongs to, offered when a ticket is open, else not understood."""
     context.user_data.pop(conversation.ASKED, None)
@@ -220,9 +305,10 @@ async def on_unsupported(update: Update, context: Context) -> None:
     await reply(update, context, [say("utter_bot_unsupported")])
 
 
+RECORDINGS = filters.VOICE | filters.AUDIO | filters.VIDEO_NOTE | filters.Document.AUDIO
 UNSUPPORTED = (
     filters.ATTACHMENT | filters.LOCATION | filters.VENUE | filters.CONTACT | filters.POLL | filters.Dice.ALL
-) & ~filters.VOICE
+) & ~RECORDINGS
 
 
 def add_handlers(app: BridgeApplication, staff_chat_id: int | None) -> None:
@@ -239,7 +325,7 @@ def add_handlers(app: BridgeApplication, staff_chat_id: int | None) -> None:
     ):
         app.add_handler(CommandHandler(name, callback, filters=private))
     app.add_handler(MessageHandler(private & filters.COMMAND, cmd_unknown))
-    app.add_handler(MessageHandler(private & filters.VOICE, on_voice))
+    app.add_handler(MessageHandler(private & RECORDINGS, listening.on_voice))
     app.add_handler(MessageHandler(private & filters.PHOTO, on_photo))
     app.add_handler(MessageHandler(private & filters.TEXT, on_text))
     app.add_handler(MessageHandler(private & UNSUPPORTED, on_unsupported))

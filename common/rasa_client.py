@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -164,23 +165,51 @@ class RasaClient:
             self._sync = None
 
 
-def parse_replies(replies: Sequence[dict[str, Any]]) -> tuple[list[str], list[str], bool | None]:
-    """Rasa's REST replies → (texts, keyboard labels, voice switch or None).
+@dataclass
+class Replies:
+    """What Rasa answered, taken apart for a client.
+
+    `texts` to show; `keyboard` labels of the last buttons; `voice` the voice switch
+    ({"voice": bool}) or None; `speech` the spoken form of a knowledge answer
+    ({"speech": …, "source_kind": …}, actions/answer.py) or None; `listen` the requests
+    about how to listen ({"listen": "shorter"|"slower"|"repeat"|"no_sources"|…},
+    actions/voice.py), in order; `created` the numbers of tickets the reply stored
+    ({"ticket": …, "delivery": "outbox"}, actions/help_form.py).
+    """
+
+    texts: list[str] = field(default_factory=list)
+    keyboard: list[str] = field(default_factory=list)
+    voice: bool | None = None
+    speech: dict[str, Any] | None = None
+    listen: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # tickets just stored, told through the outbox
+
+
+def parse_replies(replies: Sequence[dict[str, Any]]) -> Replies:
+    """Rasa's REST replies → `Replies` (texts, keyboard labels, voice switch, speech, listen).
 
     A button's payload is its label, unless it is an intent ("/affirm"): then its title.
     """
-    texts: list[str] = []
+    out = Replies()
     labels: list[str] = []
-    voice: bool | None = None
     for item in replies:
         if item.get("text"):
-            texts.append(str(item["text"]))
+            out.texts.append(str(item["text"]))
         if item.get("buttons"):
             labels = []
             for button in item["buttons"]:
                 payload = str(button.get("payload") or "")
                 labels.append(payload if payload and not payload.startswith("/") else str(button.get("title", "")))
         custom = item.get("custom")
-        if isinstance(custom, dict) and isinstance(custom.get("voice"), bool):
-            voice = custom["voice"]
-    return texts, [label for label in labels if label], voice
+        if not isinstance(custom, dict):
+            continue
+        if isinstance(custom.get("voice"), bool):
+            out.voice = custom["voice"]
+        if isinstance(custom.get("speech"), str):
+            out.speech = dict(custom)
+        if isinstance(custom.get("listen"), str) and custom["listen"]:
+            out.listen.append(custom["listen"])
+        if custom.get("delivery") == "outbox" and isinstance(custom.get("ticket"), str):
+            out.created.append(custom["ticket"])
+    out.keyboard = [label for label in labels if label]
+    return out

@@ -38,7 +38,8 @@ def repl(cfg: Settings, sender: str | None = None) -> None:
             print("助手：" + say("utter_bot_too_long", limit=limit))
             text = text[:limit]
         try:
-            lines, _keyboard, voice = parse_replies(rasa.send_sync(sender, text, empty_ok=True))
+            answered = parse_replies(rasa.send_sync(sender, text, empty_ok=True))
+            lines, voice = answered.texts, answered.voice
         except RasaUnavailable:
             print("助手：" + say("utter_bot_service_down"))
             continue

@@ -90,7 +90,7 @@ class Services:
         return self.client.send_sync(sender, text, empty_ok=True)
 
     def texts(self, sender: str, text: str) -> list[str]:
-        return parse_replies(self.send(sender, text))[0]
+        return parse_replies(self.send(sender, text)).texts
 
     def tracker(self, sender: str) -> dict:
         return self.client.tracker_sync(sender)

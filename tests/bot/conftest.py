@@ -55,6 +55,7 @@ def bridge_env(data_dir: Path, database_url: str, **overrides: str) -> dict[str,
         "RENOTIFY_MINUTES": "0",
         "TELEGRAM_TIMEOUT": "5",
         "RASA_TIMEOUT": "30",
+        "ASR_ENABLED": "0",  # the recogniser is loaded only by the tests that listen (test_voice_in.py)
     }
     return {**env, **overrides}
 

@@ -15,7 +15,7 @@ from bot.resident import wants_person
 from bot.runtime import RateLimiter, Verdict, parse_sender, sender_id
 from bot.speaking import RATES, change_rate, speed_word
 from common.config import settings
-from common.rasa_client import parse_replies
+from common.rasa_client import Replies, parse_replies
 from common.texts import say
 from tests.bot.conftest import TOKEN
 
@@ -67,8 +67,13 @@ def test_parse_rasa_replies() -> None:
         {"recipient_id": "x", "custom": {"voice": True}},
         {"recipient_id": "x", "text": "好的", "custom": {"ticket": "XW-ABCDE"}},
     ]
-    assert parse_replies(replies) == (["请选择", "好的"], ["1", "2"], True)
-    assert parse_replies([{"text": "x", "buttons": [{"title": "是", "payload": "/affirm"}]}])[1] == ["是"]
+    assert parse_replies(replies) == Replies(["请选择", "好的"], ["1", "2"], True)
+    assert parse_replies([{"text": "x", "buttons": [{"title": "是", "payload": "/affirm"}]}]).keyboard == ["是"]
+    spoken = {"speech": "护理补贴每月发。", "source_kind": "county"}
+    answered = parse_replies(
+        [{"text": "答"}, {"custom": spoken}, {"custom": {"listen": "shorter"}}, {"custom": {"listen": "repeat"}}]
+    )
+    assert (answered.texts, answered.speech, answered.listen) == (["答"], spoken, ["shorter", "repeat"])
     assert wants_person("转人工") and wants_person("我要找人工") and not wants_person("护理补贴")
 
 

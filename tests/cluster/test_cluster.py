@@ -74,7 +74,7 @@ def converse(c: Cluster, n: int, script: list[str], turns: list[int], lock: thre
         for attempt in range(20):
             client = replicas[i % 2] if attempt == 0 else front  # its replica down: through haproxy
             try:
-                texts = parse_replies(client.send_sync(sender, text, empty_ok=True))[0]
+                texts = parse_replies(client.send_sync(sender, text, empty_ok=True)).texts
                 break
             except RasaUnavailable:
                 retried += 1

@@ -91,6 +91,7 @@ class BotApi:
     blocked: set[int] = field(default_factory=set)
     failures: list[Failure] = field(default_factory=list)
     chat_titles: dict[int, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # file_id → the bytes getFile serves
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -157,6 +158,21 @@ class BotApi:
             return 200, True, ""
         if method == "getUpdates":
             return 200, [], ""
+        if method == "getFile":
+            file_id = str(p.get("file_id", ""))
+            if file_id not in self.files:
+                return 400, None, "Bad Request: invalid file_id"
+            path = f"voice/{file_id}.oga"
+            return (
+                200,
+                {
+                    "file_id": file_id,
+                    "file_unique_id": f"u-{file_id}",
+                    "file_size": len(self.files[file_id]),
+                    "file_path": path,
+                },
+                "",
+            )
         if method == "answerCallbackQuery":
             self.callback_answers[str(p["callback_query_id"])] = {
                 "text": p.get("text"),
@@ -203,6 +219,28 @@ class BotApi:
             photo = {"file_id": f"photo-{len(self.calls)}", "file_unique_id": "p", "width": 1, "height": 1}
             return {"photo": [photo], "caption": p.get("caption", "")}
         return None
+
+    def add_file(self, file_id: str, data: bytes) -> JSON:
+        """A file residents can send (its `voice` object); the bridge downloads it through getFile."""
+        self.files[file_id] = data
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "duration": 3,
+            "mime_type": "audio/ogg",
+            "file_size": len(data),
+        }
+
+    def download(self, file_path: str) -> tuple[int, bytes]:
+        """A file's bytes, as Telegram serves `/file/bot<token>/<file_path>` (recorded as a call)."""
+        file_id = file_path.removeprefix("voice/").removesuffix(".oga")
+        data = self.files.get(file_id)
+        with self._changed:
+            self.calls.append(
+                Call("downloadFile", {"file_path": file_path}, {}, 200 if data is not None else 404, None)
+            )
+            self._changed.notify_all()
+        return (200, data) if data is not None else (404, b"Not Found")
 
     # -- what the tests look at -----------------------------------------------------------------
     def sent(self, method: str = "sendMessage", chat_id: int | None = None, since: int = 0) -> list[Call]:
@@ -262,6 +300,8 @@ class OfflineRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        if "/file/bot" in url:
+            return self.api.download(url.split("/file/bot", 1)[1].split("/", 1)[1])
         name = url.rsplit("/", 1)[-1]
         params = parse_params(request_data.json_parameters if request_data else {})
         files = {}

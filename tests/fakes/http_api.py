@@ -65,6 +65,7 @@ class HttpBotApi:
         self._arrived = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -76,6 +77,10 @@ class HttpBotApi:
             return await self._answer(request)
         except ConnectionResetError:  # the client went away (a bridge killed mid-request)
             return web.Response(status=499)
+
+    async def _file(self, request: web.Request) -> web.Response:
+        status, data = self.api.download(request.match_info["path"])
+        return web.Response(status=status, body=data)
 
     async def _answer(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
