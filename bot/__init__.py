@@ -6,5 +6,5 @@ for those who turned speech on, voice notes (`bot.speaking`). Staff work in one 
 (`STAFF_CHAT_ID`): ticket cards with 认领 / 已解决 buttons, replies to cards, commands
 (`bot.staff`). Everything the ticket store queues for Telegram is sent by the outbox
 deliverer (`bot.delivery`), an asyncio task that survives restarts because its state is
-the database. `python -m bot` runs it (`bot.app`).
+the database. `python -m bot` runs it (`bot.app`, `bot.polling`).
 """

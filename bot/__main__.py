@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from bot.app import ConfigError, build_application, run
+from bot.app import ConfigError, build_application
+from bot.polling import run
 from common.config import settings_or_exit
 from common.logs import setup
 from tickets.migrate import migrate_or_exit

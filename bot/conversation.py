@@ -247,7 +247,7 @@ def _named_ticket(message: Message, bot_id: int) -> str | None:
 
 def _bare_for_assistant(text: str) -> bool:
     """Short control words that are for the assistant, not for staff (a digit, 转人工, 查进度…)."""
-    from bot.resident import wants_person
+    from bot.outage import wants_person  # bot.outage imports this module
 
     folded = fold(text)
     return digit_choice(folded) is not None or wants_person(folded) or folded in ("查进度", "进度", "/start")

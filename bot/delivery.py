@@ -19,10 +19,9 @@ What Telegram answers decides what happens next:
 - A row still unsent after OUTBOX_ALERT_MINUTES is reported to the staff group once (and
   logged); it keeps being retried.
 
-One sender per `OutboxKind` (tickets/outbox.py; staff_voice is queued here after a card
-whose ticket has audio). Residents are found from the ticket's sender id `tg:<chat>:<user>`;
-other senders (the terminal chat's "local-…") have no Telegram chat and are marked done
-with an event saying so.
+One sender per `OutboxKind` (tickets/outbox.py), all named in `Deliverer.senders`: the
+staff group's in bot/deliver_staff.py (with the reminders and overdue alerts queued every
+minute), residents' in bot/deliver_resident.py; both are mixins of `Deliverer`.
 """
 
 from __future__ import annotations
@@ -32,23 +31,18 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from telegram import ReplyParameters
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.cards import card_markup, card_text
-from bot.conversation import expect_from_resident
-from bot.outgoing import send_texts
+from bot.deliver_resident import ResidentSide
+from bot.deliver_staff import StaffSide
 from bot.runtime import parse_sender
-from bot.speaking import current_rate, listener_of, speak, voice_enabled
 from common.texts import say
 from tickets.leases import new_owner, owner_is_dead
 from tickets.outbox import LEASE_SECONDS, OutboxKind, OutboxRow
 from tickets.store import Ticket, TicketError, TicketStore
-from tickets.views import local_time
 
 if TYPE_CHECKING:
     from bot.context import BridgeApplication
@@ -56,8 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
-RENOTIFY_CHECK_SECONDS = 60.0
-OVERDUE_CHECK_SECONDS = 60.0
 RECLAIM_CHECK_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 60.0
 NO_STAFF_BACKOFF_SECONDS = 300.0
@@ -76,7 +68,7 @@ def backoff(attempts: int, cap: float = MAX_BACKOFF_SECONDS) -> float:
     return min(cap, 2.0 ** min(attempts + 1, 16)) * random.uniform(0.5, 1.0)
 
 
-class Deliverer:
+class Deliverer(StaffSide, ResidentSide):
     """Sends due outbox rows through the application's bot, one claimed row at a time."""
 
     def __init__(self, app: BridgeApplication) -> None:
@@ -160,17 +152,6 @@ class Deliverer:
             if not delivering:
                 return
 
-    async def _maybe_renotify(self) -> None:
-        minutes = self.cfg.renotify_minutes
-        urgent = self.cfg.urgent_renotify_minutes
-        now = asyncio.get_running_loop().time()
-        if minutes <= 0 or self.cfg.staff_chat_id is None or now < self._next_renotify:
-            return
-        self._next_renotify = now + min(RENOTIFY_CHECK_SECONDS, min(minutes, urgent) * 60.0)
-        due = await asyncio.to_thread(self.store.renotify_due, minutes, urgent)
-        if due:
-            log.info("reminding staff of %d unclaimed ticket(s)", len(due))
-
     async def _maybe_reclaim(self) -> None:
         """Free rows claimed by a deliverer on this host that died holding them (SIGKILL)."""
         now = asyncio.get_running_loop().time()
@@ -180,26 +161,6 @@ class Deliverer:
         freed = await asyncio.to_thread(self.outbox.reclaim_dead, owner_is_dead)
         if freed:
             log.warning("took over %d outbox row(s) from a deliverer that died", freed)
-
-    async def _maybe_alert_overdue(self) -> None:
-        now = asyncio.get_running_loop().time()
-        if now < self._next_overdue:
-            return
-        self._next_overdue = now + OVERDUE_CHECK_SECONDS
-        minutes = self.cfg.outbox_alert_minutes
-        overdue = await asyncio.to_thread(self.outbox.mark_overdue, minutes)
-        if not overdue:
-            return
-        numbers = []
-        for row in overdue:
-            if row.ticket_id is not None:
-                with contextlib.suppress(TicketError):
-                    numbers.append((await asyncio.to_thread(self.store.get_by_id, row.ticket_id)).number)
-        shown = "、".join(sorted(set(numbers))[:10]) or "-"
-        log.error("%d outbox message(s) unsent for over %d minutes (%s); still retrying", len(overdue), minutes, shown)
-        await asyncio.to_thread(
-            self.outbox.alert, "utter_staff_alert_overdue", count=len(overdue), minutes=minutes, tickets=shown
-        )
 
     async def _failed(self, row: Row, error: str, delay: float) -> None:
         await asyncio.to_thread(self.outbox.failed, row.id, error, delay)
@@ -317,131 +278,3 @@ class Deliverer:
             return
         log.error("staff chat refused %s for %s (%s): check STAFF_CHAT_ID", row.kind, number, exc)
         await self._failed(row, error, NO_STAFF_BACKOFF_SECONDS)
-
-    # -- staff ------------------------------------------------------------------------------
-    def _reply_to_card(self, ticket: Ticket) -> ReplyParameters | None:
-        cards = [m for c, m in self.store.cards.of_ticket(ticket.id) if c == str(self.cfg.staff_chat_id)]
-        return ReplyParameters(max(cards), allow_sending_without_reply=True) if cards else None
-
-    async def _staff_card(self, row: Row, ticket: Ticket | None) -> None:
-        assert ticket is not None
-        chat = self.cfg.staff_chat_id
-        message = await self.app.bot.send_message(chat, card_text(ticket), reply_markup=card_markup(ticket))
-        await asyncio.to_thread(self.store.cards.remember, str(chat), message.message_id, ticket.id)
-        # The resident's audio follows the card, as a reply to it (its own outbox row).
-        voice = ((OutboxKind.STAFF_VOICE, {"reply_to": message.message_id}),) if ticket.audio_file else ()
-        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "notified_staff", voice)
-        log.info("card for %s sent to the staff group", ticket.number)
-
-    async def _staff_voice(self, row: Row, ticket: Ticket | None) -> None:
-        assert ticket is not None
-        reply_to = row.payload.get("reply_to")
-        await self.app.bot.send_voice(
-            self.cfg.staff_chat_id,
-            voice=ticket.audio_file,
-            caption=say("utter_staff_voice_card", ticket=ticket.number),
-            reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
-        )
-        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "notified_staff_voice")
-
-    async def _staff_card_update(self, row: Row, ticket: Ticket | None) -> None:
-        assert ticket is not None
-        for chat, message_id in await asyncio.to_thread(self.store.cards.of_ticket, ticket.id):
-            try:
-                await self.app.bot.edit_message_text(
-                    card_text(ticket),
-                    chat_id=int(chat),
-                    message_id=message_id,
-                    reply_markup=card_markup(ticket),
-                )
-            except BadRequest as exc:
-                if "not modified" not in str(exc).lower():
-                    log.warning("card %s of %s not updated: %s", message_id, ticket.number, exc)
-        await asyncio.to_thread(self.outbox.delivered, row.id)
-
-    async def _staff_text(self, row: Row, ticket: Ticket, text: str, event: str) -> None:
-        reply = await asyncio.to_thread(self._reply_to_card, ticket)
-        await self.app.bot.send_message(self.cfg.staff_chat_id, text, reply_parameters=reply)
-        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, event)
-
-    async def _staff_note(self, row: Row, ticket: Ticket | None) -> None:
-        """What a resident added, as a reply to the card, with its time (voice and photos as such)."""
-        assert ticket is not None
-        p = row.payload
-        at = p.get("at")
-        when = local_time(datetime.fromisoformat(at)) if at else local_time(row.created_at)
-        kind, file_id, text = p.get("media", "text"), p.get("file_id"), p.get("text", "")
-        mark = say("utter_staff_urgent_mark") if p.get("urgent") else ""
-        reply = await asyncio.to_thread(self._reply_to_card, ticket)
-        chat = self.cfg.staff_chat_id
-        if kind == "voice" and file_id:
-            caption = mark + say("utter_staff_note_voice", ticket=ticket.number, when=when, text=text)
-            await self.app.bot.send_voice(chat, voice=file_id, caption=caption[:1000], reply_parameters=reply)
-        elif kind == "photo" and file_id:
-            caption = mark + say("utter_staff_note_photo", ticket=ticket.number, when=when, text=text)
-            await self.app.bot.send_photo(chat, photo=file_id, caption=caption[:1000], reply_parameters=reply)
-        else:
-            how = say(f"utter_staff_how_{p.get('via') or 'note'}")
-            note = mark + say("utter_staff_note", how=how, ticket=ticket.number, when=when, text=text)
-            await self.app.bot.send_message(chat, note, reply_parameters=reply)
-        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "notified_staff")
-
-    async def _staff_renotify(self, row: Row, ticket: Ticket | None) -> None:
-        assert ticket is not None
-        if ticket.state != "new":  # claimed in the meantime: no reminder needed
-            await asyncio.to_thread(self.outbox.delivered, row.id)
-            return
-        minutes = row.payload.get("minutes", self.cfg.renotify_minutes)
-        text = say("utter_staff_renotify", ticket=ticket.number, minutes=minutes)
-        if ticket.urgent:
-            text = say("utter_staff_urgent_mark") + text
-        await self._staff_text(row, ticket, text, "renotified_staff")
-
-    async def _staff_alert(self, row: Row, ticket: Ticket | None) -> None:
-        values: dict[str, Any] = row.payload.get("values") or {}
-        try:
-            text = say(str(row.payload.get("key")), **values)
-        except (KeyError, IndexError, ValueError):
-            log.error("outbox alert %s has an unknown text %r; dropped", row.id, row.payload.get("key"))
-            await asyncio.to_thread(self.outbox.delivered, row.id)
-            return
-        await self.app.bot.send_message(self.cfg.staff_chat_id, text)
-        await asyncio.to_thread(self.outbox.delivered, row.id)
-
-    # -- residents ----------------------------------------------------------------------------
-    async def _to_resident(self, row: Row, ticket: Ticket, text: str, event: str) -> None:
-        target = parse_sender(ticket.sender_id)
-        if target is None:
-            await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, "no_telegram_chat")
-            return
-        chat_id, user_id = target
-        await send_texts(self.app.bot, chat_id, [text], retry_for=0)
-        await asyncio.to_thread(self.outbox.delivered, row.id, ticket.id, event)
-        log.info("%s for %s delivered to the resident", row.kind, ticket.number)
-        user_data = self.app.user_data.get(user_id)
-        if voice_enabled(user_data):
-            with contextlib.suppress(TelegramError):  # the text arrived; the voice note is extra
-                rate = current_rate(user_data, self.cfg.tts_rate)
-                await speak(self.app.bot, chat_id, text, rate, listener=listener_of(user_data))
-
-    async def _resident_ticket_created(self, row: Row, ticket: Ticket | None) -> None:
-        assert ticket is not None
-        text = say("utter_ticket_created", ticket=ticket.number)
-        await self._to_resident(row, ticket, text, "resident_told_number")
-
-    async def _resident_message(self, row: Row, ticket: Ticket | None) -> None:
-        assert ticket is not None
-        question = bool(row.payload.get("question"))
-        name = "utter_bot_staff_question" if question else "utter_bot_staff_reply"
-        text = say(name, ticket=ticket.number, text=row.payload.get("text", ""))
-        await self._to_resident(row, ticket, text, "delivered_to_resident")
-        # The resident's next message is about this: an answer (to a question) goes back to
-        # the card; after a plain reply it is offered to staff (bot/conversation.py).
-        target = parse_sender(ticket.sender_id)
-        if target is not None:
-            expect_from_resident(self.app, target[1], ticket.number, question)
-
-    async def _resident_closed(self, row: Row, ticket: Ticket | None) -> None:
-        assert ticket is not None
-        text = say("utter_bot_ticket_closed", ticket=ticket.number)
-        await self._to_resident(row, ticket, text, "resident_told_closed")

@@ -5,11 +5,11 @@ question, photos and voice messages for staff) goes to staff first (bot/conversa
 
 A person's updates are handled one at a time, in order, and rate-limited on arrival
 (bot/ordering.py, `admission`); handlers read the bridge's state from `context.bridge`.
+While Rasa is down, a request for a person is stored by the bridge itself (bot/outage.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 
@@ -22,8 +22,9 @@ from bot import conversation, listening
 from bot.context import BridgeApplication
 from bot.context import BridgeContext as Context
 from bot.ordering import Admit
+from bot.outage import record_while_down, wants_person
 from bot.outgoing import reply, send_texts
-from bot.runtime import Bridge, Verdict, sender_id
+from bot.runtime import Verdict, sender_id
 from bot.speaking import (
     apply_listen,
     change_rate,
@@ -35,20 +36,11 @@ from bot.speaking import (
     speed_word,
     voice_enabled,
 )
-from common.choices import fold
 from common.rasa_client import RasaUnavailable, Replies, parse_replies
 from common.texts import say
 from speech.spoken import Request, full_sources, listener_request
 
 log = logging.getLogger(__name__)
-
-# Words that ask for a person; while Rasa is down the bridge records the request itself.
-HELP_WORDS = ("转人工", "人工", "求助")
-
-
-def wants_person(text: str) -> bool:
-    folded = fold(text)
-    return any(word in folded for word in HELP_WORDS)
 
 
 # --------------------------------------------------------------------------- limits
@@ -252,44 +244,6 @@ async def _speak_sources(update: Update, context: Context, answered: Replies) ->
         return False
     await reply(update, context, answered.texts, answered.keyboard, pieces=full_sources(last[0]), remember=False)
     return True
-
-
-async def record_while_down(b: Bridge, sender: str, first_name: str, text: str, message_id: int = 0) -> str:
-    """Store a help request with the person's last messages; the sentence to answer with.
-
-    Each request is its own: the text always goes with it, never into an older ticket. A
-    second one in the same outage is added to the ticket of the first (a note staff see),
-    and one Telegram message is stored once even if its update is handled twice.
-    """
-    from tickets.model import submit_key
-
-    earlier = [m for m in b.recent(sender) if not wants_person(m)]
-    try:
-        number = b.down_tickets.get(sender)
-        if number is not None:
-            ticket = await asyncio.to_thread(b.store.add_resident_message, number, sender, text)
-            log.info("added to ticket %s by the bridge for %s (Rasa still down)", ticket.number, sender)
-            b.wake_deliverer()
-            return say("utter_bot_down_recorded", ticket=ticket.number)
-        description = say("utter_staff_desc_down", messages="；".join([*earlier, text]))
-        ticket = await asyncio.to_thread(
-            lambda: b.store.create(
-                sender,
-                contact_name=(first_name or "")[:64],
-                phone="",
-                township="",
-                category=conversation.OTHER_CATEGORY,
-                description=description,
-                key=submit_key(sender, f"down:{message_id}") if message_id else None,
-            )
-        )
-    except Exception:  # the person must hear that it failed
-        log.exception("could not store a help request while Rasa is down")
-        return say("utter_ticket_failed")
-    b.down_tickets[sender] = ticket.number
-    log.info("ticket %s stored by the bridge for %s (Rasa down)", ticket.number, sender)
-    b.wake_deliverer()
-    return say("utter_bot_down_recorded", ticket=ticket.number)
 
 
 async def on_photo(update: Update, context: Context) -> None:

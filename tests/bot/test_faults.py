@@ -78,7 +78,7 @@ def told(api: BotApi, resident: int, ticket: Ticket) -> list[str]:
 def test_a_poison_update_is_logged_once_skipped_and_the_next_message_answered(
     server: HttpBotApi, bridges: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.app")
+    caplog.set_level(logging.ERROR, logger="bot.screening")
     bridges()
     me = new_person()
     poison = {"update_id": next(bot_api._update_ids), "message": {"message_id": 1, "chat": "不是一个对话", "date": "x"}}
@@ -165,10 +165,10 @@ def test_an_outage_of_each_kind_loses_nothing(server: HttpBotApi, bridges: Any, 
 def test_two_bridges_one_poller_no_message_twice(
     server: HttpBotApi, env: dict[str, str], store: TicketStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.app
+    import bot.polling
 
-    monkeypatch.setattr(bot.app, "POLLER_RENEW_SECONDS", 0.5)
-    monkeypatch.setattr(bot.app, "POLLER_LEASE_SECONDS", 3.0)
+    monkeypatch.setattr(bot.polling, "POLLER_RENEW_SECONDS", 0.5)
+    monkeypatch.setattr(bot.polling, "POLLER_LEASE_SECONDS", 3.0)
     first = ThreadBridge(server)
     second = _spare(server)
     leases = Leases(store.engine)

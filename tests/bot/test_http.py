@@ -1,6 +1,6 @@
 """The bridge over real HTTP, against a local Bot API server (tests/fakes/http_api.py): long
 polling, the webhook and its secret, SIGKILL of `python -m bot`, 5xx answers and timeouts.
-The bridge runs as production runs it (`bot.app.run`): in a thread, or as a subprocess."""
+The bridge runs as production runs it (`bot.polling.run`): in a thread, or as a subprocess."""
 
 from __future__ import annotations
 
@@ -50,10 +50,11 @@ def store(env: dict[str, str]) -> TicketStore:
 
 
 class ThreadBridge:
-    """`bot.app.run` in a thread with its own event loop."""
+    """`bot.polling.run` in a thread with its own event loop."""
 
     def __init__(self, server: HttpBotApi) -> None:
-        from bot.app import build_application, run
+        from bot.app import build_application
+        from bot.polling import run
         from common.config import settings
 
         cfg = settings()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import ConfigError, check_config
+from bot.outage import wants_person
 from bot.outgoing import MAX_TEXT, digit_keyboard, split_text
-from bot.resident import wants_person
 from bot.runtime import RateLimiter, Verdict, parse_sender, sender_id
 from bot.speaking import RATES, change_rate, speed_word
 from common.config import settings

@@ -327,9 +327,7 @@ def test_a_place_counts_only_at_the_level_its_source_gives(kb: KnowledgeBase) ->
         publisher="南昌市残疾人联合会（江西）",
         read="2026-12-01",
     )
-    bad = dataclasses.replace(
-        kb.by_key["job-search-services"], next_step="可以到县残联登记求职。", sources=(city,)
-    )
+    bad = dataclasses.replace(kb.by_key["job-search-services"], next_step="可以到县残联登记求职。", sources=(city,))
     assert next_step_terms(bad) == []
     assert next_step_problems(bad)
     # the same level in the source and the step does count: 市残联 backs 市残联
