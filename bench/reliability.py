@@ -449,11 +449,14 @@ def run_outage(stack: Stack, kind: str, seconds: float, requests: int) -> dict[s
 
 def run_bad_rest(stack: Stack, n: int, concurrency: int = 8) -> dict[str, Any]:
     """`n` adversarial REST requests to Rasa's channels and API: statuses, timeouts, memory."""
+    from rasa_addons.server import REQUEST_MAX_SIZE  # the body limit Rasa runs with
+
     _reset_counts(stack)
     before = stack.rss("rasa")
     statuses: Counter[str] = Counter()
     by_kind: dict[str, Counter[int]] = {}
     errors: Counter[str] = Counter()
+    oversized: Counter[str] = Counter()
 
     async def main() -> None:
         gate = asyncio.Semaphore(concurrency)
@@ -466,6 +469,13 @@ def run_bad_rest(stack: Stack, n: int, concurrency: int = 8) -> dict[str, Any]:
                         statuses[f"{resp.status_code // 100}xx"] += 1
                         by_kind.setdefault(name, Counter())[resp.status_code] += 1
                     except httpx.HTTPError as exc:
+                        if len(body) > REQUEST_MAX_SIZE and not isinstance(exc, httpx.TimeoutException):
+                            # Sanic answers 413 from the headers and closes while a client is
+                            # still sending the body: a refusal, seen by the client as a reset
+                            statuses["4xx"] += 1
+                            oversized[type(exc).__name__] += 1
+                            by_kind.setdefault(name, Counter())[413] += 1
+                            return
                         errors[type(exc).__name__] += 1
                         by_kind.setdefault(name, Counter())[0] += 1
 
@@ -486,6 +496,8 @@ def run_bad_rest(stack: Stack, n: int, concurrency: int = 8) -> dict[str, Any]:
         "refused": statuses.get("4xx", 0),
         "statuses": dict(statuses),
         "timeouts_or_refused_connections": sum(errors.values()),
+        "errors": dict(errors),
+        "oversized_closed_while_sending": sum(oversized.values()),
         "kinds": len(by_kind),
         "kinds_with_5xx_or_timeouts": five,
         "rasa_rss_mib_before": before,
