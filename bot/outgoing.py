@@ -10,18 +10,21 @@ once more at most, since the first may have arrived. The outbox deliverer passes
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
-from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.speaking import current_rate, listener_of, remember_reply, speak, voice_enabled
 from speech.spoken import Plan
 
 if TYPE_CHECKING:
     from bot.context import BridgeContext
+
+log = logging.getLogger(__name__)
 
 # Telegram allows 4096 characters; stay below it and cut at line ends.
 MAX_TEXT = 4000
@@ -102,7 +105,13 @@ async def reply(
     """
     chat_id = update.effective_chat.id
     markup = digit_keyboard(keyboard) if keyboard else ReplyKeyboardRemove()
-    await send_texts(context.bot, chat_id, texts, markup)
+    try:
+        await send_texts(context.bot, chat_id, texts, markup)
+    except TelegramError as exc:
+        # Retried for REPLY_RETRY_SECONDS, or sent twice after timeouts (it may have arrived):
+        # nothing more to do here; what Rasa or the tickets stored stays stored.
+        log.warning("reply to chat %s not confirmed by Telegram: %s: %s", chat_id, type(exc).__name__, exc)
+        return
     text = "\n".join(texts)
     user_data = context.user_data
     if remember and text.strip():
@@ -131,6 +140,8 @@ async def _patiently(call: Any, retry_for: float) -> Message:
             wait = 1.0
             if timed_out > 1 or loop.time() + wait > deadline:
                 raise  # sent twice, maybe both arrived: no third copy
+        except BadRequest:
+            raise  # a NetworkError in python-telegram-bot, but no retry changes Telegram's answer
         except NetworkError:
             wait = min(MAX_REPLY_BACKOFF, 2.0**attempt) * random.uniform(0.5, 1.0)
             if loop.time() + wait > deadline:

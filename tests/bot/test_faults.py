@@ -225,3 +225,19 @@ async def test_a_reply_that_meets_one_error_still_arrives(start: Any, failure: d
     if failure.get("retry_after"):
         assert time.monotonic() - started >= failure["retry_after"]
     assert [c.status for c in h.api.calls if c.method == "sendMessage" and c.chat_id == me] == [failure["status"], 200]
+
+
+async def test_a_reply_telegram_refuses_is_logged_not_raised(start: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A reply Telegram does not take (after the retries, or a 400 that no retry helps) ends in one
+    warning: the handler finishes, nothing reaches the error handler, the next message is answered."""
+    caplog.set_level(logging.WARNING, logger="bot.outgoing")
+    caplog.set_level(logging.WARNING, logger="bot.app")
+    h = await start()
+    me = new_person()
+    h.api.fail(count=1, methods=("sendMessage",), status=400)
+    await h.say(me, "/help")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("not confirmed by Telegram" in m for m in messages), messages
+    assert [c.status for c in h.api.calls if c.method == "sendMessage"] == [400]  # a 400 is not retried
+    assert not any("error while handling an update" in m for m in messages), messages
+    assert await h.say(me, "/help") == [say("utter_bot_help")]
