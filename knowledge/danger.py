@@ -293,7 +293,14 @@ CRISIS_STRONG = frozenset(
 )
 # Words that put what follows in the past ("我爸三年前摔断了腿"): a weak danger word then
 # probably tells a story, not an emergency.
-PAST = re.compile(r"以前|之前|前年|去年|年前|那年|小时候|多年|几年前|曾经|当年|早年|出生|生下来|从小|后来")
+PAST = re.compile(
+    r"以前|之前|前年|去年|年前|那年|小时候|多年|几年前|曾经|当年|早年|出生|生下来|从小|后来"
+    r"|上个月|上月|上个礼拜|上礼拜|上星期|上周|几个月前|前几个月|前段时间"
+)
+# Words that put it back in the present ("去年申请过…刚才他摔了"): then the past words do not count.
+NOW = re.compile(r"刚才|刚刚|现在|今天|今朝|今晚|今早|这会|马上|正在|快来|救命|这几天")
+# Words that say no one is in danger now ("烧了两间房 人冇事").
+SAFE = re.compile(r"人(?:都)?(?:冇|没|没有)事|(?:冇|没|没有)人受伤|人都好好的|人(?:都)?平安")
 # The lines said for each kind (keys of knowledge/emergency.yml), most important first.
 LINES: dict[str, tuple[str, ...]] = {
     "crisis": ("crisis", "crisis-now"),  # to the person first; 110 beside it (12356 may not answer at night)
@@ -315,6 +322,7 @@ class Danger:
     strong: bool
     past: bool
     crisis: bool = False  # talk of ending one's life
+    safe: bool = False  # it says no one is hurt now
 
     @property
     def any(self) -> bool:
@@ -330,7 +338,8 @@ def find(text: str) -> Danger:
     if crisis and "crisis" not in kinds:
         kinds.insert(0, "crisis")
     strong = crisis or any(w in text for w in STRONG)
-    return Danger(tuple(kinds), strong, bool(PAST.search(text)), crisis)
+    past = bool(PAST.search(text)) and not NOW.search(text)
+    return Danger(tuple(kinds), strong, past, crisis, bool(SAFE.search(text)))
 
 
 def line_keys(kinds: tuple[str, ...] | list[str]) -> list[str]:

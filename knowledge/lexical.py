@@ -45,6 +45,24 @@ def _ensure_jieba() -> None:
         _jieba_ready = True
 
 
+# Cantonese words that relatives in 香港 or 广东 type (Hakka shares some: 佢, 係, 唔), said in
+# Mandarin before anything else reads the message; 冇 stays (the training data has it).
+DIALECT = (
+    ("呢啲", "这些"), ("嗰啲", "那些"), ("乜嘢", "什么"), ("點樣", "怎样"), ("点样", "怎样"),
+    ("點解", "为什么"), ("点解", "为什么"), ("屋企", "家里"), ("佢哋", "他们"), ("哋", "们"),
+    ("係", "是"), ("唔", "不"), ("咗", "了"), ("嘅", "的"), ("佢", "他"), ("啲", "些"),
+    ("嘢", "东西"), ("喺", "在"), ("畀", "给"), ("睇", "看"),
+)  # fmt: skip
+
+
+def plain(text: str) -> str:
+    """`text` in simplified Mandarin characters, spacing and punctuation kept (what the
+    understanding step reads: the embedding model, the n-grams and the danger words)."""
+    for word, mandarin in DIALECT:
+        text = text.replace(word, mandarin)
+    return _converter.convert(text)
+
+
 def normalise(text: str) -> str:
     """Fold traditional characters, full-width forms and case; keep only words."""
     text = _converter.convert(text or "")

@@ -43,7 +43,7 @@ import numpy as np
 from common.choices import digit_choice, fold
 from knowledge import danger
 from knowledge.base import KnowledgeBase
-from knowledge.lexical import normalise
+from knowledge.lexical import normalise, plain
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,12 @@ _GENERIC_WORDS = (
     "领 办 申请 弄 搞 交 带 拿 给 去 找 问 批 批下来 下来 钱 收费 要钱 免费 材料 东西 条件 手续 流程 一下 这个 那个"
 ).split()
 GENERIC = re.compile("|".join(sorted(_GENERIC_WORDS, key=len, reverse=True)))
+# A greeting and nothing else: a way of addressing someone, then 好 / 早 / 您好.
+GREETING = re.compile(
+    r"(?:(?:老师|领导|同志|医生|干部|师傅|大家|各位|你们|您|你|阿姨|叔叔|老板|工作人员|小妹|妹子|后生)们?"
+    r"(?:好|早|早上好|上午好|中午好|下午好|晚上好)|早上好|上午好|中午好|下午好|晚上好|您好|你好)"
+    r"(?:啊|呀|哇|哦|吖)?"
+)
 _PUNCT = re.compile(r"[\s\W_]+")
 _WORDY = re.compile(r"[^\W\d_]")
 
@@ -103,6 +109,7 @@ class Params:
     option: float = 0.08  # an option below this is not offered
     urgent: float = 0.5  # urgent wins at this probability, whatever is likelier
     urgent_with_word: float = 0.3  # …and at this one when a danger word is present
+    urgent_past: float = 0.8  # …and only at this one when the message tells of the past ("上个月")
     context_mix: float = 0.3  # weight of "topic title + message" in a follow-up's ranking
     context_mix_short: float = 0.5  # …for a short one ("哪里领"), whose words alone say little
     short_chars: float = 5  # characters (no spaces or punctuation) of a short follow-up
@@ -327,6 +334,7 @@ class Understanding:
         """What `text` means in `context`."""
         context = context or Context()
         text = " ".join("".join(ch for ch in text or "" if ch.isprintable() or ch.isspace()).split())[:MAX_CHARS]
+        text = plain(text)  # 聽說 → 听说, 唔識 → 不识
         if not text:
             return Reading(FALLBACK, 1.0)
         short = short_reply(text, context)
@@ -361,6 +369,10 @@ class Understanding:
             return Reading("urgent", kinds.get("urgent", 0.0), danger=found.kinds or ("unknown",), kinds=kinds_top)
         allowed = [k for k in kinds if k != "urgent" and (k not in GUARDS or GUARDS[k].search(folded))]
         intent = max(allowed, key=kinds.__getitem__)
+        if GREETING.fullmatch(folded) and "greet" in kinds:
+            return Reading(
+                "greet", kinds["greet"], kinds=kinds_top
+            )  # "老师好", "领导早上好": a greeting, whatever the title
         if intent in SHORT_ANSWERS | {"cancel"} and context.pending is None and len(squash(text)) > 4:
             intent = POLICY  # a sentence is not a bare yes, no or digit
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope":
@@ -383,11 +395,15 @@ class Understanding:
         )
 
     def _urgent(self, p: float, found: danger.Danger) -> bool:
-        if p >= self.params.urgent or found.crisis:
+        if found.crisis:
             return True
-        if found.strong and not found.past:
+        if found.past:
+            if found.safe:
+                return False  # "上个月失火…人冇事": a story of what happened, told to ask about help
+            return p >= self.params.urgent_past or (found.strong and p >= self.params.urgent)
+        if p >= self.params.urgent or found.strong:
             return True
-        return found.any and not found.past and p >= self.params.urgent_with_word
+        return found.any and p >= self.params.urgent_with_word
 
     def entry_probabilities(
         self, texts: Sequence[str], vectors: np.ndarray | None = None, grams: Any = None

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from knowledge import danger
-from knowledge.understanding import Candidate, Context, Params, decide, short_reply
+from knowledge.lexical import plain
+from knowledge.understanding import GREETING, Candidate, Context, Params, decide, short_reply
 
 MENU = Context(pending={"type": "clarify", "options": ["a", "b", "c"]})
 OFFER = Context(pending={"type": "offer_staff", "question": "…"})
@@ -107,3 +108,28 @@ def test_the_dialogue_state_is_read_from_the_message_metadata() -> None:
 def test_params_come_from_the_pipeline_config_and_ignore_other_keys() -> None:
     params = Params.from_config({"answer": "0.5", "model": "", "name": "knowledge.nlu.KnowledgeRanker"})
     assert params.answer == 0.5 and params.urgent == Params().urgent
+
+
+def test_traditional_characters_and_cantonese_words_are_read_in_mandarin() -> None:
+    assert plain("聽說殘疾人有兩種補貼") == "听说残疾人有两种补贴"
+    assert plain("我係聾啞人 唔識講話 呢啲有冇得補") == "我是聋哑人 不识讲话 这些有冇得补"  # 冇 stays (Hakka)
+
+
+def test_a_past_fire_where_no_one_was_hurt_is_a_story_not_an_emergency() -> None:
+    found = danger.find("上个月屋里失火烧了两间房 人冇事 有冇救助")
+    assert found.kinds == ("fire",) and found.past and found.safe
+    assert not danger.find("屋里着火了 快来人").past
+
+
+@pytest.mark.parametrize("text", ["老师好", "领导早上好", "大家好呀", "你好"])
+def test_a_greeting_with_a_title_is_a_greeting(text: str) -> None:
+    assert GREETING.fullmatch(text)
+
+
+@pytest.mark.parametrize("text", ["好", "好啊", "好的", "老师好我想问补贴"])
+def test_yes_words_and_greetings_with_a_question_are_not_bare_greetings(text: str) -> None:
+    assert not GREETING.fullmatch(text)
+
+
+def test_what_happens_now_is_not_a_story_of_the_past() -> None:
+    assert not danger.find("去年申请过补贴 刚才他在厕所摔了 头上好多血").past
