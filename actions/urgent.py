@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import log_question
@@ -91,9 +91,23 @@ class ActionUrgent(Action):
         dispatcher.utter_message(response="utter_urgent_told", json_message={"ticket": ticket.number, "urgent": True})
         return [
             *events,
+            *_end_form(tracker),
             SlotSet("urgent_ticket", ticket.number),
             SlotSet("pending", {"type": "urgent_details", "ticket": ticket.number}),
         ]
+
+
+# What a form had asked, cleared when danger ends it (name, phone and township stay: the
+# urgent ticket has them, and a later request need not ask again).
+FORM_SLOTS_CLEARED = ("category", "description", "confirm", "note")
+
+
+def _end_form(tracker: Tracker) -> list[EventType]:
+    """Danger in the middle of the help form or a note ends it: no more questions now; what
+    the person says next goes onto the urgent ticket."""
+    if not (tracker.active_loop or {}).get("name"):
+        return []
+    return [ActiveLoop(None), SlotSet("requested_slot", None), *(SlotSet(s, None) for s in FORM_SLOTS_CLEARED)]
 
 
 @handles("urgent_details")

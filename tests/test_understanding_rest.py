@@ -164,12 +164,14 @@ def test_a_person_in_danger_gets_the_numbers_and_staff_are_told(services, text: 
     assert len(tickets) == 1 and tickets[0].urgent and tickets[0].description
 
 
-def test_danger_during_the_help_form_comes_first_and_the_form_goes_on(services) -> None:
-    sender, seen = talk(services, "转人工", "我老公拿刀冲进来了")
+def test_danger_during_the_help_form_comes_first_and_ends_the_form(services) -> None:
+    sender, seen = talk(services, "转人工", "我老公拿刀冲进来了", "村干部电话打不通 怎么办啊")
     assert seen[0]["loop"] == "help_form"
     assert seen[1]["intent"] == "urgent" and "110" in seen[1]["text"]
-    assert seen[1]["loop"] == "help_form"  # then the form asks its question again
-    assert any(t.urgent for t in tickets_of(services).for_sender(sender))
+    assert seen[1]["loop"] is None and "怎么称呼" not in seen[1]["text"]  # no more form questions now
+    (ticket,) = [t for t in tickets_of(services).for_sender(sender) if t.urgent]
+    assert seen[2]["intent"] == "add_to_ticket"  # what they say next goes onto the urgent ticket
+    assert any("村干部" in m["text"] for m in tickets_of(services).messages(ticket.number))
 
 
 def test_what_follows_the_urgent_reply_joins_the_urgent_ticket(services) -> None:

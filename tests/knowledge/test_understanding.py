@@ -133,3 +133,8 @@ def test_yes_words_and_greetings_with_a_question_are_not_bare_greetings(text: st
 
 def test_what_happens_now_is_not_a_story_of_the_past() -> None:
     assert not danger.find("去年申请过补贴 刚才他在厕所摔了 头上好多血").past
+
+
+@pytest.mark.parametrize("text", ["真的熬不下去了 这日子不想过了", "那我活着还有么子意思", "我想不开"])
+def test_despair_in_residents_words_is_crisis_talk(text: str) -> None:
+    assert danger.find(text).crisis
