@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -340,8 +340,13 @@ class Understanding:
         short = short_reply(text, context)
         if short is not None:
             return Reading(short, 1.0)
+        after_urgent = (context.pending or {}).get("type") == "urgent_details"
+        if after_urgent:
+            # right after danger, the earlier topic does not pull a message to it ("反正冇人管我"
+            # after crisis talk is not a question about the subsidy asked before)
+            context = replace(context, topic=None)
         reading = self._read(text, context)
-        if (context.pending or {}).get("type") == "urgent_details" and self._details(reading):
+        if after_urgent and self._details(reading):
             # right after the urgent reply, what they say (where, who, a phone) goes to the urgent ticket
             return Reading("add_to_ticket", 1.0, kinds=reading.kinds, danger=reading.danger)
         return reading

@@ -198,3 +198,9 @@ def test_every_urgent_example_written_is_read_as_urgent(services) -> None:
         if intent != "urgent" or not re.search(r"110|120|119|12356", replies[0].get("text") or ""):
             missed.append((text, intent))
     assert missed == []
+
+
+def test_despair_after_the_crisis_reply_joins_the_urgent_ticket_not_the_earlier_topic(services) -> None:
+    sender, seen = talk(services, "我去镇上申请护理补贴 讲我系三级 冇批 为么子", "那我活着还有么子意思", "反正冇人管我")
+    assert seen[1]["intent"] == "urgent" and "12356" in seen[1]["text"]
+    assert seen[2]["intent"] == "add_to_ticket" and seen[2]["sources"] == []
