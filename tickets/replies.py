@@ -98,7 +98,7 @@ def parse_yes_no(text: str) -> bool | None:
 
 # A question, not a name or an answer: question marks and question words.
 _QUESTION = re.compile(
-    r"[?？]|怎么|怎样|怎么样|什么|多少|哪里|哪儿|哪个|哪些|几时|几点|为什么|为啥|咋|能不能|可不可以|是不是|有没有|"
+    r"[?？]|怎么|几多|么子|有冇|咋个|怎样|怎么样|什么|多少|哪里|哪儿|哪个|哪些|几时|几点|为什么|为啥|咋|能不能|可不可以|是不是|有没有|"
     r"要不要|会不会|行不行|好不好|[吗么嘛呢]$"
 )
 
