@@ -25,8 +25,9 @@ Both were found by profiling (BENCHMARKS.md) and both keep Rasa's behaviour othe
    whole, as before. The actions of this project read nothing older (they keep what they
    need in slots), and rasa_sdk's helpers (slots_to_validate, latest input channel …) only
    walk back from the end. One exception (`form_run_start`): the window reaches back to
-   the start of the last two form runs (at most FORM_RUN_TURNS user turns), so the submit
-   can tell which run its answers come from (its idempotency key, actions/help_form.py).
+   the start of the last two form runs (at most FORM_RUN_TURNS user turns) for the submit
+   (FORM_RUN_ACTIONS), so it can tell which run its answers come from (its idempotency key,
+   actions/help_form.py).
 """
 
 from __future__ import annotations
@@ -76,9 +77,14 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
-def recent_events(events: Iterable[Event], turns: int = RECENT_TURNS) -> list[Event]:
+# The actions that read back to the start of the form run (the submit's idempotency key);
+# every other action gets RECENT_TURNS only, so a long conversation does not slow each turn.
+FORM_RUN_ACTIONS = frozenset({"action_submit_help"})
+
+
+def recent_events(events: Iterable[Event], turns: int = RECENT_TURNS, form_run: bool = True) -> list[Event]:
     """The events from the `turns`-th last user message on (all of them when there are fewer),
-    or from the start of the latest form run if that is earlier (`form_run_start`)."""
+    or, with `form_run`, from the start of the latest form run if that is earlier (`form_run_start`)."""
     events = list(events)
     seen = 0
     start = 0
@@ -88,7 +94,7 @@ def recent_events(events: Iterable[Event], turns: int = RECENT_TURNS) -> list[Ev
             if seen == turns:
                 start = i
                 break
-    run = form_run_start(events)
+    run = form_run_start(events) if form_run else None
     return events[min(start, run) if run is not None else start :]
 
 
@@ -114,7 +120,8 @@ def form_run_start(events: Sequence[Event], turns: int = FORM_RUN_TURNS, runs: i
 def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
     """Rasa's request to the action server, with the events of the recent turns only."""
     state = tracker.current_state(EventVerbosity.NONE)
-    state["events"] = [e.as_dict() for e in recent_events(tracker.events)]
+    events = recent_events(tracker.events, form_run=self._name in FORM_RUN_ACTIONS)
+    state["events"] = [e.as_dict() for e in events]
     result = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": state, "version": rasa.__version__}
     if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
         result["domain"] = domain.as_dict()

@@ -147,3 +147,15 @@ def test_recent_events_counts_user_turns() -> None:
     assert rasa_server.recent_events(events, turns=1) == events[3:]
     assert rasa_server.recent_events(events, turns=2) == events[1:]
     assert rasa_server.recent_events(events, turns=5) == events
+
+
+def test_only_the_submit_reads_back_to_the_start_of_the_form_run(domain: Domain) -> None:
+    tracker = _conversation(domain, 4)
+    tracker.update_with_events([UserUttered(f"补充{i}") for i in range(rasa_server.RECENT_TURNS + 2)], domain)
+    events = list(tracker.events)
+    start = rasa_server.form_run_start(events)
+    assert start is not None
+    submit = rasa_server.recent_events(events, form_run=True)
+    other = rasa_server.recent_events(events, form_run=False)
+    assert submit[0] == events[start] and len(other) < len(submit)
+    assert sum(isinstance(e, UserUttered) for e in other) == rasa_server.RECENT_TURNS
