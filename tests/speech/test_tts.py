@@ -11,6 +11,7 @@ import pytest
 
 from speech import tts
 from speech.normalize import to_speakable
+from tests.speech.conftest import break_pyttsx3
 
 if TYPE_CHECKING:
     from conftest import AudioCheck
@@ -122,14 +123,7 @@ def test_falls_back_to_cli_when_pyttsx3_cannot_be_used(
     caplog: pytest.LogCaptureFixture,
     sound: AudioCheck,
 ) -> None:
-    class Broken:
-        def __init__(self) -> None:
-            raise OSError("libespeak-ng.so.1: cannot open shared object file")
-
-    # the real engine stays referenced by monkeypatch and is restored afterwards
-    monkeypatch.setattr(tts, "_engine", None)
-    monkeypatch.setattr(tts, "_engine_error", None)
-    monkeypatch.setattr(tts, "_Pyttsx3Engine", Broken)
+    break_pyttsx3(monkeypatch, OSError("libespeak-ng.so.1: cannot open shared object file"))
     monkeypatch.setattr(tts, "_announced", set())
     calls: list[list[str]] = []
     real_run = tts.subprocess.run

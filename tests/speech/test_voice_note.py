@@ -13,6 +13,7 @@ import pytest
 from speech import tts
 from speech import voice_note as vn
 from speech.normalize import to_speakable
+from tests.speech.conftest import break_pyttsx3, ticks_while
 
 if TYPE_CHECKING:
     from conftest import Audio, AudioCheck
@@ -117,23 +118,7 @@ def test_nothing_speakable_gives_no_notes(data_dir: Path, text: str) -> None:
 
 
 def test_event_loop_is_not_blocked(data_dir: Path) -> None:
-    async def main() -> tuple[list[Path], int]:
-        ticks = 0
-        stop = asyncio.Event()
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while not stop.is_set():
-                ticks += 1
-                await asyncio.sleep(0.005)
-
-        task = asyncio.create_task(ticker())
-        notes = await vn.voice_notes(LONG_ANSWER)
-        stop.set()
-        await task
-        return notes, ticks
-
-    notes, ticks = asyncio.run(main())
+    notes, ticks = asyncio.run(ticks_while(vn.voice_notes(LONG_ANSWER), 0.005))
     assert notes
     assert ticks >= 5, "the event loop did not run while speech was made"
 
@@ -182,13 +167,7 @@ def test_cli_fallback_makes_voice_notes(
     monkeypatch: pytest.MonkeyPatch,
     sound: AudioCheck,
 ) -> None:
-    class Broken:
-        def __init__(self) -> None:
-            raise ImportError("No module named 'pyttsx3'")
-
-    monkeypatch.setattr(tts, "_engine", None)
-    monkeypatch.setattr(tts, "_engine_error", None)
-    monkeypatch.setattr(tts, "_Pyttsx3Engine", Broken)
+    break_pyttsx3(monkeypatch, ImportError("No module named 'pyttsx3'"))
     notes = asyncio.run(vn.voice_notes(ANSWER))
     assert tts.active_backend() == "espeak-ng"
     sound.assert_plausible(decoded(notes[0], tmp_path, sound), to_speakable(ANSWER))
