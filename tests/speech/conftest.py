@@ -8,8 +8,9 @@ import math
 import re
 import shutil
 import sys
+import threading
 import wave
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -129,3 +130,24 @@ async def ticks_while(work: Awaitable[T], every: float) -> tuple[T, int]:
     done.set()
     await task
     return result, ticks
+
+
+def in_threads(work: Callable[[int], T], count: int, timeout: float = 60.0) -> dict[int, T]:
+    """`work(0)` … `work(count - 1)`, each in a thread of its own, all at once: their results by
+    number (the test fails with the errors if any raised)."""
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not errors, errors
+    return results

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,7 @@ import pytest
 from speech import tts
 from speech import voice_note as vn
 from speech.normalize import to_speakable
-from tests.speech.conftest import break_pyttsx3, ticks_while
+from tests.speech.conftest import break_pyttsx3, in_threads, ticks_while
 
 if TYPE_CHECKING:
     from conftest import Audio, AudioCheck
@@ -129,21 +128,7 @@ def test_five_concurrent_threads_get_complete_notes(
     sound: AudioCheck,
 ) -> None:
     texts = [f"这是第{n}位居民的问题，{'补贴' * n}怎么申请？" for n in range(1, 6)]
-    results: dict[int, list[Path]] = {}
-    errors: list[BaseException] = []
-
-    def work(i: int) -> None:
-        try:
-            results[i] = asyncio.run(vn.voice_notes(texts[i]))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    results = in_threads(lambda i: asyncio.run(vn.voice_notes(texts[i])), 5)
     for i in range(5):
         (ogg,) = results[i]
         sound.assert_plausible(decoded(ogg, tmp_path, sound), to_speakable(texts[i]))
