@@ -92,26 +92,18 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    if "understanding" in chosen and not env:
-        print("== understanding", flush=True)
-        result = _stamp(understanding.run(), {})
-        save("understanding", result)
-        print(understanding.markdown_all(result), flush=True)
-    if "quality" in chosen and not env:
-        print("== quality", flush=True)
-        result = _stamp(quality.run(), {})
-        save("quality", result)
-        print(quality.markdown(result), flush=True)
-    if "speech" in chosen and not env:
-        print("== speech", flush=True)
-        result = _stamp(speech_bench.run(args.variants), {})
-        save("speech", result)
-        print(speech_bench.markdown(result), flush=True)
-    if "voice" in chosen and not env:
-        print("== voice", flush=True)
-        result = _stamp(voice_bench.run(), {})
-        save("voice", result)
-        print(voice_bench.markdown(result), flush=True)
+    offline = {  # measured without the services, so never with --env
+        "understanding": (understanding.run, understanding.markdown_all),
+        "quality": (quality.run, quality.markdown),
+        "speech": (lambda: speech_bench.run(args.variants), speech_bench.markdown),
+        "voice": (voice_bench.run, voice_bench.markdown),
+    }
+    for name, (run, markdown) in offline.items():
+        if name in chosen and not env:
+            print(f"== {name}", flush=True)
+            result = _stamp(run(), {})
+            save(name, result)
+            print(markdown(result), flush=True)
 
     if "replicas" in chosen and not env:
         print("== replicas (1 and 2 Rasa replicas on PostgreSQL, Redis, haproxy)", flush=True)

@@ -6,7 +6,6 @@ import gzip
 import json
 import os
 import platform
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -19,14 +18,9 @@ from pathlib import Path
 from common.config import ROOT, Settings, settings
 from common.rasa_client import RasaClient
 from common.secrets import read_secret
+from launcher.infra import free_port
 
 RESULTS = ROOT / "bench" / "results.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

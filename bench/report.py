@@ -6,10 +6,12 @@ was measured, the command that reproduces it, the machine, and the verdict again
 
 from __future__ import annotations
 
+import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from bench import footprint, latency, load, quality, speech_bench, understanding, voice_bench
+from bench import footprint, latency, load, quality, speech_bench, voice_bench
 from bench.harness import RESULTS
 from common.config import ROOT
 
@@ -317,6 +319,28 @@ def analysis(data: dict) -> list[str]:
     return out or ["All measured targets are met."]
 
 
+def _section(
+    result: dict | None,
+    module: str,
+    command: Callable[[dict], str],
+    missing: str,
+    *,
+    intro: str | None = None,
+    skip: int = 2,
+    table: str = "markdown",
+) -> list[str]:
+    """One benchmark's part of BENCHMARKS.md: what it measures (`intro`, by default its module's
+    docstring past the first `skip` paragraphs), the command and date, its table; or, not measured
+    yet, the command `missing` that measures it. The module is imported only for a result (some
+    import the test fakes)."""
+    if not result:
+        return [f"Not measured yet: `{missing}`."]
+    mod = importlib.import_module(f"bench.{module}")
+    if intro is None:
+        intro = mod.__doc__.split("\n\n", skip)[skip].strip() if mod.__doc__ else ""
+    return [intro, "", command(result), "", getattr(mod, table)(result)]
+
+
 def write(path: Path = OUT) -> Path:
     """Write BENCHMARKS.md from bench/results.json; returns its path."""
     data = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
@@ -352,107 +376,74 @@ def write(path: Path = OUT) -> Path:
         "## What residents mean (understanding)",
         "",
     ]
-    u = data.get("understanding")
-    if u:
-        lines += [
-            (understanding.__doc__ or "").split("\n\n", 1)[1].strip(),
-            "",
-            f"Command: `{u['command']}` · measured {_when(u)}",
-            "",
-            understanding.markdown_all(u),
-        ]
-    else:
-        lines.append("Not measured yet: `.venv/bin/python -m bench understanding`.")
+    lines += _section(
+        data.get("understanding"),
+        "understanding",
+        lambda r: f"Command: `{r['command']}` · measured {_when(r)}",
+        ".venv/bin/python -m bench understanding",
+        skip=1,
+        table="markdown_all",
+    )
     lines += [
         "",
         "## Answer quality (the earlier sets, kept as regression sets)",
         "",
     ]
-    q = data.get("quality")
-    if q:
-        lines += [
-            "The evaluation set `bench/eval/questions.yml` (written without seeing `knowledge/`), each question in "
-            "a new conversation through Rasa's HTTP API. Full top-1: the first ID of the `answer_sources` slot is "
-            'the labelled one (a clarifying question counts by its first option; "I don\'t know" is a miss); '
-            "top-3: the label is among the first three IDs of the knowledge ranking; lexical: idf-weighted token "
-            'coverage alone, no embedding, no NLU. Honest fallback: the reply said "I don\'t know"; wrong '
-            "answer: a confident answer with the wrong ID.",
-            "",
-            f"Command: `{q['command']}` · measured {_when(q)}",
-            "",
-            quality.markdown(q),
-        ]
-    else:
-        lines.append("Not measured yet: `.venv/bin/python -m bench quality`.")
+    lines += _section(
+        data.get("quality"),
+        "quality",
+        lambda r: f"Command: `{r['command']}` · measured {_when(r)}",
+        ".venv/bin/python -m bench quality",
+        intro="The evaluation set `bench/eval/questions.yml` (written without seeing `knowledge/`), each question "
+        "in a new conversation through Rasa's HTTP API. Full top-1: the first ID of the `answer_sources` slot is "
+        'the labelled one (a clarifying question counts by its first option; "I don\'t know" is a miss); '
+        "top-3: the label is among the first three IDs of the knowledge ranking; lexical: idf-weighted token "
+        'coverage alone, no embedding, no NLU. Honest fallback: the reply said "I don\'t know"; wrong '
+        "answer: a confident answer with the wrong ID.",
+    )
     lines += ["", "## Latency", "", *latency_section(data), "", "## Load", "", *load_section(data), ""]
     lines += ["## Speech", ""]
-    s = data.get("speech")
-    if s:
-        lines += [
-            speech_bench.__doc__.split("\n\n", 2)[2].strip() if speech_bench.__doc__ else "",
-            "",
-            f"Command: `{s['command']}` (add `--variants` to always measure the opusenc variants) · measured "
-            f"{_when(s)} · {_load(s)}",
-            "",
-            speech_bench.markdown(s),
-        ]
-    else:
-        lines.append("Not measured yet: `" + speech_bench.COMMAND + "`.")
+    lines += _section(
+        data.get("speech"),
+        "speech_bench",
+        lambda r: (
+            f"Command: `{r['command']}` (add `--variants` to always measure the opusenc variants) · "
+            f"measured {_when(r)} · {_load(r)}"
+        ),
+        speech_bench.COMMAND,
+    )
     lines += ["", "## Voice", ""]
-    v = data.get("voice")
-    if v:
-        lines += [
-            voice_bench.__doc__.split("\n\n", 2)[2].strip() if voice_bench.__doc__ else "",
-            "",
-            f"Command: `{v['command']}` · measured {_when(v)} · {_load(v)}",
-            "",
-            voice_bench.markdown(v),
-        ]
-    else:
-        lines.append("Not measured yet: `" + voice_bench.COMMAND + "`.")
+    lines += _section(
+        data.get("voice"),
+        "voice_bench",
+        lambda r: f"Command: `{r['command']}` · measured {_when(r)} · {_load(r)}",
+        voice_bench.COMMAND,
+    )
     lines += ["", "## Footprint", ""]
-    f = data.get("footprint")
-    if f:
-        lines += [
-            "VmRSS from `/proc/<pid>/status`, each server with its child processes: after warm-up (the latency "
-            "run, or 20 turns), and the maximum of one-second samples during each load level. Training and "
-            "install are opt-in (`--training`, `--install`, or `--full`); this table keeps their last measured "
-            "values with the date.",
-            "",
-            f"Command: `{f['command']}` (memory; `make bench` measures it) · measured {_when(f)}",
-            "",
-            footprint.markdown(f),
-        ]
-    else:
-        lines.append("Not measured yet: `" + footprint.COMMAND + "`.")
+    lines += _section(
+        data.get("footprint"),
+        "footprint",
+        lambda r: f"Command: `{r['command']}` (memory; `make bench` measures it) · measured {_when(r)}",
+        footprint.COMMAND,
+        intro="VmRSS from `/proc/<pid>/status`, each server with its child processes: after warm-up (the latency "
+        "run, or 20 turns), and the maximum of one-second samples during each load level. Training and "
+        "install are opt-in (`--training`, `--install`, or `--full`); this table keeps their last measured "
+        "values with the date.",
+    )
     lines += ["", "## Reliability", ""]
-    rel = data.get("reliability")
-    if rel:
-        from bench import reliability
-
-        lines += [
-            reliability.__doc__.split("\n\n", 2)[2].strip() if reliability.__doc__ else "",
-            "",
-            f"Command: `.venv/bin/python -m bench reliability` · measured {_when(rel)} · {rel.get('seconds', '?')} s",
-            "",
-            reliability.markdown(rel),
-        ]
-    else:
-        lines.append("Not measured yet: `.venv/bin/python -m bench reliability`.")
+    lines += _section(
+        data.get("reliability"),
+        "reliability",
+        lambda r: f"Command: `.venv/bin/python -m bench reliability` · measured {_when(r)} · {r.get('seconds', '?')} s",
+        ".venv/bin/python -m bench reliability",
+    )
     lines += ["", "## Replicas", ""]
-    rep = data.get("replicas")
-    if rep:
-        from bench import replicas
-
-        lines += [
-            replicas.__doc__.split("\n\n", 2)[2].strip() if replicas.__doc__ else "",
-            "",
-            f"Command: `.venv/bin/python -m bench replicas` · measured {_when(rep)}",
-            "",
-            replicas.markdown(rep),
-        ]
-    else:
-        lines.append("Not measured yet: `.venv/bin/python -m bench replicas`.")
+    lines += _section(
+        data.get("replicas"),
+        "replicas",
+        lambda r: f"Command: `.venv/bin/python -m bench replicas` · measured {_when(r)}",
+        ".venv/bin/python -m bench replicas",
+    )
     missed = any(
         (v or {}).get("target_met") is False for k, v in data.items() if isinstance(v, dict) and PROFILED not in k
     )

@@ -26,16 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.config import Settings, settings
-from launcher.infra import create_database, start_haproxy, start_postgres, start_redis, stop_all, stop_postgres
+from launcher.infra import (
+    create_database,
+    free_port,
+    start_haproxy,
+    start_postgres,
+    start_redis,
+    stop_all,
+    stop_postgres,
+)
 from launcher.services import Service, Supervisor, actions_argv, private_data_dir, rasa_argv
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

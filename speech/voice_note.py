@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 import wave
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,25 +86,24 @@ _encode_slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 # --------------------------------------------------------------------------- splitting
 
 
-def _split_long(sentence: str, limit: int) -> list[str]:
-    """Cut one over-long sentence at commas, then hard at `limit` characters."""
-    parts = [p for p in re.findall(r"[^，、：]+[，、：]?", sentence) if p]
+def _pack(pieces: Iterable[str], limit: int) -> list[str]:
+    """Consecutive pieces joined while they fit in `limit` characters (a longer piece stays alone)."""
     out: list[str] = []
     current = ""
-    for part in parts:
-        while len(part) > limit:
-            if current:
-                out.append(current)
-                current = ""
-            out.append(part[:limit])
-            part = part[limit:]
-        if current and len(current) + len(part) > limit:
+    for piece in pieces:
+        if current and len(current) + len(piece) > limit:
             out.append(current)
             current = ""
-        current += part
+        current += piece
     if current:
         out.append(current)
     return out
+
+
+def _split_long(sentence: str, limit: int) -> list[str]:
+    """Cut one over-long sentence at commas, then hard at `limit` characters."""
+    parts = [p for p in re.findall(r"[^，、：]+[，、：]?", sentence) if p]
+    return _pack((part[i : i + limit] for part in parts for i in range(0, len(part), limit)), limit)
 
 
 def split_chunks(text: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
@@ -119,20 +119,13 @@ def split_chunks(text: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
         if line[-1] not in _SENTENCE_ENDS:
             line += "。"
         sentences.extend(s.strip() for s in re.findall(rf"[^{_SENTENCE_ENDS}]+[{_SENTENCE_ENDS}]*", line))
-    chunks: list[str] = []
-    current = ""
-    for sentence in sentences:
-        if not sentence:
-            continue
-        pieces = [sentence] if len(sentence) <= limit else _split_long(sentence, limit)
-        for piece in pieces:
-            if current and len(current) + len(piece) > limit:
-                chunks.append(current)
-                current = ""
-            current += piece
-    if current:
-        chunks.append(current)
-    return chunks
+    pieces = (
+        piece
+        for sentence in sentences
+        if sentence
+        for piece in ([sentence] if len(sentence) <= limit else _split_long(sentence, limit))
+    )
+    return _pack(pieces, limit)
 
 
 # --------------------------------------------------------------------------- cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from common.rasa_client import RasaClient, parse_replies
+from launcher.infra import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,12 +21,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "services" in getattr(item, "fixturenames", ()) or item.get_closest_marker("integration"):
             item.add_marker(pytest.mark.rasa)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The PostgreSQL lane of `make test` (scripts/test.sh) sets this to a server's admin URL:

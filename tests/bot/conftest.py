@@ -11,9 +11,11 @@ Residents' messages reach the session's real Rasa and action server where a test
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import random
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,9 @@ from bot.context import BridgeApplication
 from bot.runtime import sender_id
 from tests.conftest import Services, free_port
 from tests.fakes.bot_api import JSON, BotApi, OfflineRequest, callback_update, message_update, reply_update
+from tests.fakes.http_api import HttpBotApi
 from tests.fakes.tcp_proxy import TcpProxy
-from tickets.store import Ticket, TicketStore
+from tickets.store import Ticket, TicketStore, store_for
 
 # Shaped like a real token, so the log masking in common/logs.py applies to it.
 TOKEN = "123456789:" + "b" * 35  # made up, of the shape Telegram gives
@@ -111,7 +114,7 @@ class Harness:
         return self.api.messages[(int(chat), message_id)]
 
     def actions(self, number: str) -> list[str]:
-        return [e["action"] for e in self.store.history(number)]
+        return actions(self.store, number)
 
     async def stop(self) -> None:
         """What PTB does when the bridge stops: persist, shut down, close the Rasa client."""
@@ -184,6 +187,11 @@ def make_ticket(store: TicketStore, resident: int, **fields: Any) -> Ticket:
     return store.create(sender_id(resident, resident), **{**values, **fields})
 
 
+def actions(store: TicketStore, number: str) -> list[str]:
+    """The actions in the history of ticket `number`, oldest first."""
+    return [e["action"] for e in store.history(number)]
+
+
 def card_texts(api: BotApi, number: str) -> list[str]:
     """Cards of ticket `number` sent to the staff group."""
     return [t for t in api.texts(STAFF_CHAT) if t.startswith(f"求助 {number}（")]
@@ -198,3 +206,88 @@ def rasa_proxy(services: Services) -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+# -- the bridge over real HTTP (test_http.py, test_faults.py) ------------------------------------
+
+
+@pytest.fixture
+def server() -> Iterator[HttpBotApi]:
+    """A local Bot API server over real HTTP (tests/fakes/http_api.py) that knows the staff group."""
+    with HttpBotApi(BotApi(chat_titles={STAFF_CHAT: "寻乌县残联 求助处理"})) as fake:
+        yield fake
+
+
+@pytest.fixture
+def env_overrides() -> dict[str, str]:
+    """Settings a test module changes in `env` (override this fixture there)."""
+    return {}
+
+
+@pytest.fixture
+def env(
+    server: HttpBotApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env_overrides: dict[str, str]
+) -> dict[str, str]:
+    """The bridge's environment against `server`, set for this test and returned."""
+    values = bridge_env(
+        tmp_path / "bridge-data",
+        f"sqlite:///{tmp_path / 'tickets.db'}",
+        TELEGRAM_BASE_URL=server.url,
+        RASA_PORT=str(free_port()),  # Rasa unreachable: these tests are about Telegram
+        **env_overrides,
+    )
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@pytest.fixture
+def store(env: dict[str, str]) -> TicketStore:
+    return store_for(env["DATABASE_URL"])
+
+
+class ThreadBridge:
+    """`bot.polling.run` in a thread with its own event loop."""
+
+    def __init__(self, server: HttpBotApi) -> None:
+        from bot.app import build_application
+        from bot.polling import run
+        from common.config import settings
+
+        cfg = settings()
+        self.app = build_application(cfg)
+        self.errors: list[BaseException] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        mark = server.api.mark()
+
+        def target() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            try:
+                run(self.app, cfg, stop_signals=None)
+            except BaseException as exc:  # reported by stop()
+                self.errors.append(exc)
+
+        self._thread = threading.Thread(target=target, name="bridge-under-test", daemon=True)
+        self._thread.start()
+        server.wait_call("setWebhook" if cfg.telegram_mode == "webhook" else "deleteWebhook", since=mark)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self.app.stop_running)
+        self._thread.join(30)
+        assert not self._thread.is_alive(), "the bridge did not stop"
+        assert not self.errors, f"the bridge failed: {self.errors!r}"
+
+
+@pytest.fixture
+def threads(server: HttpBotApi, env: dict[str, str]) -> Iterator[Any]:
+    started: list[ThreadBridge] = []
+
+    def begin() -> ThreadBridge:
+        started.append(ThreadBridge(server))
+        return started[-1]
+
+    yield begin
+    for bridge in started:
+        bridge.stop()

@@ -8,61 +8,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.runtime import sender_id
 from common.texts import say
-from tests.bot.conftest import STAFF_CHAT, bridge_env, new_person
-from tests.bot.test_http import ThreadBridge, actions, cards
-from tests.conftest import free_port
+from tests.bot.conftest import STAFF_CHAT, ThreadBridge, actions, card_texts, new_person
 from tests.fakes import bot_api
 from tests.fakes.bot_api import BotApi, message_update
 from tests.fakes.http_api import HttpBotApi
 from tickets.leases import Leases
 from tickets.schema import outbox
-from tickets.store import Ticket, TicketStore, store_for
+from tickets.store import Ticket, TicketStore
 
 
 @pytest.fixture
-def server() -> Iterator[HttpBotApi]:
-    with HttpBotApi(BotApi(chat_titles={STAFF_CHAT: "寻乌县残联 求助处理"})) as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(server: HttpBotApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = bridge_env(
-        tmp_path / "bridge-data",
-        f"sqlite:///{tmp_path / 'tickets.db'}",
-        TELEGRAM_BASE_URL=server.url,
-        RASA_PORT=str(free_port()),  # Rasa unreachable: these tests are about Telegram
-        TELEGRAM_TIMEOUT="1.5",
-    )
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
-
-
-@pytest.fixture
-def store(env: dict[str, str]) -> TicketStore:
-    return store_for(env["DATABASE_URL"])
-
-
-@pytest.fixture
-def bridges(server: HttpBotApi, env: dict[str, str]) -> Iterator[Any]:
-    started: list[ThreadBridge] = []
-
-    def begin() -> ThreadBridge:
-        started.append(ThreadBridge(server))
-        return started[-1]
-
-    yield begin
-    for bridge in started:
-        bridge.stop()
+def env_overrides() -> dict[str, str]:
+    return {"TELEGRAM_TIMEOUT": "1.5"}  # the slow answers below come after it
 
 
 def submitted(store: TicketStore, resident: int, text: str = "轮椅坏了") -> Ticket:
@@ -76,10 +39,10 @@ def told(api: BotApi, resident: int, ticket: Ticket) -> list[str]:
 
 
 def test_a_poison_update_is_logged_once_skipped_and_the_next_message_answered(
-    server: HttpBotApi, bridges: Any, caplog: pytest.LogCaptureFixture
+    server: HttpBotApi, threads: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="bot.screening")
-    bridges()
+    threads()
     me = new_person()
     poison = {"update_id": next(bot_api._update_ids), "message": {"message_id": 1, "chat": "不是一个对话", "date": "x"}}
     server.push_raw(poison)
@@ -99,11 +62,11 @@ def test_a_poison_update_is_logged_once_skipped_and_the_next_message_answered(
     ids=["500", "429-retry-after", "502"],
 )
 def test_one_error_on_the_ticket_number_message_and_the_resident_is_still_told_once(
-    server: HttpBotApi, bridges: Any, store: TicketStore, failure: dict[str, int]
+    server: HttpBotApi, threads: Any, store: TicketStore, failure: dict[str, int]
 ) -> None:
     resident = new_person()
     server.api.fail(count=1, methods=("sendMessage",), **failure)
-    bridges()
+    threads()
     ticket = submitted(store, resident)
     started = time.monotonic()
     server.api.wait_for(lambda: told(server.api, resident, ticket), 30, "the ticket number")
@@ -111,17 +74,17 @@ def test_one_error_on_the_ticket_number_message_and_the_resident_is_still_told_o
         assert time.monotonic() - started >= failure["retry_after"]  # flood control honoured
     server.api.wait_for(lambda: store.outbox.pending_count() == 0, 30, "the outbox drained")
     assert len(told(server.api, resident, ticket)) == 1
-    assert len(cards(server.api, ticket.number)) == 1
+    assert len(card_texts(server.api, ticket.number)) == 1
     assert actions(store, ticket.number).count("resident_told_number") == 1
     assert any(c.status == failure["status"] for c in server.api.calls)
 
 
-def test_a_card_that_times_out_arrives_at_most_twice(server: HttpBotApi, bridges: Any, store: TicketStore) -> None:
+def test_a_card_that_times_out_arrives_at_most_twice(server: HttpBotApi, threads: Any, store: TicketStore) -> None:
     server.slow(1, 3.0, ("sendMessage",))  # accepted at once, answered after the 1.5 s timeout
-    bridges()
+    threads()
     ticket = submitted(store, new_person())
     server.api.wait_for(lambda: "notified_staff" in actions(store, ticket.number), 30, "the card confirmed")
-    assert len(cards(server.api, ticket.number)) == 2  # the one that timed out had arrived: one duplicate
+    assert len(card_texts(server.api, ticket.number)) == 2  # the one that timed out had arrived: one duplicate
     with store.engine.connect() as conn:
         row = conn.execute(outbox.select().where(outbox.c.kind == "staff_card")).one()
     assert row.uncertain == 1 and "TimedOut" in row.last_error
@@ -129,21 +92,21 @@ def test_a_card_that_times_out_arrives_at_most_twice(server: HttpBotApi, bridges
 
 
 def test_a_card_that_times_out_twice_is_not_sent_a_third_time_and_staff_are_told(
-    server: HttpBotApi, bridges: Any, store: TicketStore
+    server: HttpBotApi, threads: Any, store: TicketStore
 ) -> None:
-    bridges()
+    threads()
     server.slow(2, 3.0, ("sendMessage",))
     ticket = store.create(sender_id(1, 1), "王阿姨", "13812345678", "长宁镇", "补贴", "只有卡片")
     alert = say("utter_staff_alert_uncertain", ticket=ticket.number)
     server.api.wait_for(lambda: alert in server.api.texts(STAFF_CHAT), 40, "the alert")
     time.sleep(2.0)
-    assert len(cards(server.api, ticket.number)) == 2
+    assert len(card_texts(server.api, ticket.number)) == 2
     assert "delivery_uncertain" in actions(store, ticket.number)
 
 
 @pytest.mark.parametrize("kind", ["500", "429", "timeout"])
-def test_an_outage_of_each_kind_loses_nothing(server: HttpBotApi, bridges: Any, store: TicketStore, kind: str) -> None:
-    bridges()
+def test_an_outage_of_each_kind_loses_nothing(server: HttpBotApi, threads: Any, store: TicketStore, kind: str) -> None:
+    threads()
     sending = ("sendMessage", "editMessageText", "sendChatAction")
     if kind == "timeout":
         server.slow_for(8.0, 2.5, sending)
@@ -157,7 +120,7 @@ def test_an_outage_of_each_kind_loses_nothing(server: HttpBotApi, bridges: Any, 
     server.api.wait_for(lambda: store.outbox.pending_count() == 0, 90, "the outbox drained")
     most = 2 if kind == "timeout" else 1
     for resident, ticket in zip(residents, tickets, strict=True):
-        assert 1 <= len(cards(server.api, ticket.number)) <= most, kind
+        assert 1 <= len(card_texts(server.api, ticket.number)) <= most, kind
         assert 1 <= len(told(server.api, resident, ticket)) <= most, kind
         assert actions(store, ticket.number).count("notified_staff") == 1
 
@@ -183,7 +146,7 @@ def test_two_bridges_one_poller_no_message_twice(
         for person in people:
             server.api.wait_for(lambda p=person: say("utter_bot_help") in server.api.texts(p), 20, "/help answered")
         for ticket in tickets:
-            assert len(cards(server.api, ticket.number)) == 1
+            assert len(card_texts(server.api, ticket.number)) == 1
         time.sleep(1.0)
         assert all(server.api.texts(p).count(say("utter_bot_help")) == 1 for p in people)
         first.stop()  # the holder stops: the spare takes over

@@ -4,96 +4,22 @@ The bridge runs as production runs it (`bot.polling.run`): in a thread, or as a 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from common.texts import say
-from tests.bot.conftest import STAFF_CHAT, TOKEN, bridge_env, make_ticket, new_person
+from tests.bot.conftest import STAFF_CHAT, TOKEN, actions, card_texts, make_ticket, new_person
 from tests.conftest import free_port
-from tests.fakes.bot_api import BotApi, message_update
+from tests.fakes.bot_api import message_update
 from tests.fakes.http_api import HttpBotApi
 from tickets.schema import outbox
-from tickets.store import TicketStore, store_for
-
-
-@pytest.fixture
-def server() -> Iterator[HttpBotApi]:
-    with HttpBotApi(BotApi(chat_titles={STAFF_CHAT: "寻乌县残联 求助处理"})) as fake:
-        yield fake
-
-
-@pytest.fixture
-def env(server: HttpBotApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = bridge_env(
-        tmp_path / "bridge-data",
-        f"sqlite:///{tmp_path / 'tickets.db'}",
-        TELEGRAM_BASE_URL=server.url,
-        RASA_PORT=str(free_port()),  # Rasa unreachable: these tests are about Telegram
-    )
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    return values
-
-
-@pytest.fixture
-def store(env: dict[str, str]) -> TicketStore:
-    return store_for(env["DATABASE_URL"])
-
-
-class ThreadBridge:
-    """`bot.polling.run` in a thread with its own event loop."""
-
-    def __init__(self, server: HttpBotApi) -> None:
-        from bot.app import build_application
-        from bot.polling import run
-        from common.config import settings
-
-        cfg = settings()
-        self.app = build_application(cfg)
-        self.errors: list[BaseException] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        mark = server.api.mark()
-
-        def target() -> None:
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            try:
-                run(self.app, cfg, stop_signals=None)
-            except BaseException as exc:  # reported by stop()
-                self.errors.append(exc)
-
-        self._thread = threading.Thread(target=target, name="bridge-under-test", daemon=True)
-        self._thread.start()
-        server.wait_call("setWebhook" if cfg.telegram_mode == "webhook" else "deleteWebhook", since=mark)
-
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self.app.stop_running)
-        self._thread.join(30)
-        assert not self._thread.is_alive(), "the bridge did not stop"
-        assert not self.errors, f"the bridge failed: {self.errors!r}"
-
-
-@pytest.fixture
-def threads(server: HttpBotApi, env: dict[str, str]) -> Iterator[Any]:
-    started: list[ThreadBridge] = []
-
-    def begin() -> ThreadBridge:
-        started.append(ThreadBridge(server))
-        return started[-1]
-
-    yield begin
-    for bridge in started:
-        bridge.stop()
+from tickets.store import TicketStore
 
 
 def python_m_bot(server: HttpBotApi, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -115,14 +41,6 @@ def python_m_bot(server: HttpBotApi, env: dict[str, str], log: Path) -> subproce
     return proc
 
 
-def actions(store: TicketStore, number: str) -> list[str]:
-    return [e["action"] for e in store.history(number)]
-
-
-def cards(api: BotApi, number: str) -> list[str]:
-    return [t for t in api.texts(STAFF_CHAT) if t.startswith(f"求助 {number}（")]
-
-
 def test_sigkill_before_staff_is_told_then_the_card_arrives_exactly_once(
     server: HttpBotApi, env: dict[str, str], store: TicketStore, tmp_path: Path
 ) -> None:
@@ -138,7 +56,7 @@ def test_sigkill_before_staff_is_told_then_the_card_arrives_exactly_once(
     proc.wait(10)
     server.api.reset_failures()
     while_down = make_ticket(store, new_person(), description="在网桥停着的时候提交的")
-    assert cards(server.api, stored.number) == [] and store.outbox.pending_count() == 2
+    assert card_texts(server.api, stored.number) == [] and store.outbox.pending_count() == 2
 
     proc = python_m_bot(server, env, log)
     try:
@@ -146,7 +64,7 @@ def test_sigkill_before_staff_is_told_then_the_card_arrives_exactly_once(
             server.api.wait_for(lambda t=ticket: "notified_staff" in actions(store, t.number), 30, "notified_staff")
         assert store.outbox.pending_count() == 0
         for ticket in (stored, while_down):
-            assert len(cards(server.api, ticket.number)) == 1
+            assert len(card_texts(server.api, ticket.number)) == 1
             assert actions(store, ticket.number).count("notified_staff") == 1
             assert len(store.cards.of_ticket(ticket.id)) == 1
     finally:
@@ -167,7 +85,7 @@ def test_polling_through_500s_and_timeouts_nothing_lost_or_doubled(
     first = make_ticket(store, resident)
     second = make_ticket(store, new_person())
     server.push(message_update(api, resident, resident, text="/start"))  # waits until polling recovers
-    api.wait_for(lambda: cards(api, first.number) and cards(api, second.number), 30, "both cards")
+    api.wait_for(lambda: card_texts(api, first.number) and card_texts(api, second.number), 30, "both cards")
     api.wait_for(lambda: say("utter_bot_start") in api.texts(resident), 30, "the answer to /start")
     assert any(not c.ok and c.status == 500 for c in api.calls if c.chat_id == STAFF_CHAT)
 
@@ -188,7 +106,7 @@ def test_polling_through_500s_and_timeouts_nothing_lost_or_doubled(
     assert say("utter_word_state_closed") in card["text"] and "reply_markup" not in card
 
     for ticket in (first, second):
-        assert len(cards(api, ticket.number)) == 1
+        assert len(card_texts(api, ticket.number)) == 1
         assert actions(store, ticket.number).count("notified_staff") == 1
     assert api.texts(resident).count(reply_text) == 1
     assert actions(store, first.number).count("delivered_to_resident") == 1

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import array
+import asyncio
 import math
 import re
 import shutil
 import sys
+import threading
 import wave
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 # Plausible speaking time per Chinese character at the default rate (150 wpm).
 MIN_S_PER_CHAR, MAX_S_PER_CHAR = 0.1, 0.6
@@ -91,3 +96,58 @@ def speech_tools() -> None:
             f"missing {', '.join(missing)}: apt-get install -y espeak-ng libespeak-ng1 opus-tools",
             pytrace=False,
         )
+
+
+def break_pyttsx3(monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """From now on in this test pyttsx3 fails to start with `error`, as if never tried before,
+    so speech falls back to the espeak-ng command line."""
+    from speech import tts
+
+    class Broken:
+        def __init__(self) -> None:
+            raise error
+
+    # the real engine stays referenced by monkeypatch and is restored afterwards
+    monkeypatch.setattr(tts, "_engine", None)
+    monkeypatch.setattr(tts, "_engine_error", None)
+    monkeypatch.setattr(tts, "_Pyttsx3Engine", Broken)
+
+
+async def ticks_while(work: Awaitable[T], every: float) -> tuple[T, int]:
+    """`await work`, and how many times a task that sleeps `every` seconds ran meanwhile
+    (none: `work` blocked the event loop)."""
+    ticks = 0
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(tick())
+    result = await work
+    done.set()
+    await task
+    return result, ticks
+
+
+def in_threads(work: Callable[[int], T], count: int, timeout: float = 60.0) -> dict[int, T]:
+    """`work(0)` … `work(count - 1)`, each in a thread of its own, all at once: their results by
+    number (the test fails with the errors if any raised)."""
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not errors, errors
+    return results

@@ -15,6 +15,7 @@ import pytest
 from speech import asr
 from speech.transcribe import main as transcribe_main
 from tests.speech import recordings
+from tests.speech.conftest import ticks_while
 
 CLIPS_DIR = Path(__file__).resolve().parents[1] / "data" / "asr"
 MANIFEST = json.loads((CLIPS_DIR / "clips.json").read_text(encoding="utf-8"))["clips"]
@@ -315,22 +316,6 @@ def test_character_error_rate() -> None:
 def test_async_wrapper_does_not_block(tmp_path: Path) -> None:
     import asyncio
 
-    async def main() -> tuple[asr.Transcript, int]:
-        ticks = 0
-        done = asyncio.Event()
-
-        async def tick() -> None:
-            nonlocal ticks
-            while not done.is_set():
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        task = asyncio.create_task(tick())
-        result = await asr.transcribe_async(CLIPS_DIR / "card-where.ogg")
-        done.set()
-        await task
-        return result, ticks
-
-    result, ticks = asyncio.run(main())
+    result, ticks = asyncio.run(ticks_while(asr.transcribe_async(CLIPS_DIR / "card-where.ogg"), 0.01))
     assert "哪里办" in result.text
     assert ticks >= 5

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ import pytest
 
 from speech import tts
 from speech.normalize import to_speakable
+from tests.speech.conftest import break_pyttsx3, in_threads
 
 if TYPE_CHECKING:
     from conftest import AudioCheck
@@ -72,21 +72,7 @@ def test_rate_is_clamped_to_espeak_range() -> None:
 def test_five_concurrent_threads_all_get_complete_files(tmp_path: Path, sound: AudioCheck) -> None:
     texts = [f"这是第{n}条测试语音，{'内容' * n}到此结束。" for n in range(1, 6)]
     spoken = [to_speakable(t) for t in texts]
-    results: dict[int, Path] = {}
-    errors: list[BaseException] = []
-
-    def work(i: int) -> None:
-        try:
-            results[i] = tts.synthesize(spoken[i], tmp_path / f"t{i}.wav")
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    results = in_threads(lambda i: tts.synthesize(spoken[i], tmp_path / f"t{i}.wav"), 5)
     durations = []
     for i in range(5):
         tts.check_wav(results[i])
@@ -122,14 +108,7 @@ def test_falls_back_to_cli_when_pyttsx3_cannot_be_used(
     caplog: pytest.LogCaptureFixture,
     sound: AudioCheck,
 ) -> None:
-    class Broken:
-        def __init__(self) -> None:
-            raise OSError("libespeak-ng.so.1: cannot open shared object file")
-
-    # the real engine stays referenced by monkeypatch and is restored afterwards
-    monkeypatch.setattr(tts, "_engine", None)
-    monkeypatch.setattr(tts, "_engine_error", None)
-    monkeypatch.setattr(tts, "_Pyttsx3Engine", Broken)
+    break_pyttsx3(monkeypatch, OSError("libespeak-ng.so.1: cannot open shared object file"))
     monkeypatch.setattr(tts, "_announced", set())
     calls: list[list[str]] = []
     real_run = tts.subprocess.run

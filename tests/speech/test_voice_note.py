@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +12,7 @@ import pytest
 from speech import tts
 from speech import voice_note as vn
 from speech.normalize import to_speakable
+from tests.speech.conftest import break_pyttsx3, in_threads, ticks_while
 
 if TYPE_CHECKING:
     from conftest import Audio, AudioCheck
@@ -117,23 +117,7 @@ def test_nothing_speakable_gives_no_notes(data_dir: Path, text: str) -> None:
 
 
 def test_event_loop_is_not_blocked(data_dir: Path) -> None:
-    async def main() -> tuple[list[Path], int]:
-        ticks = 0
-        stop = asyncio.Event()
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while not stop.is_set():
-                ticks += 1
-                await asyncio.sleep(0.005)
-
-        task = asyncio.create_task(ticker())
-        notes = await vn.voice_notes(LONG_ANSWER)
-        stop.set()
-        await task
-        return notes, ticks
-
-    notes, ticks = asyncio.run(main())
+    notes, ticks = asyncio.run(ticks_while(vn.voice_notes(LONG_ANSWER), 0.005))
     assert notes
     assert ticks >= 5, "the event loop did not run while speech was made"
 
@@ -144,21 +128,7 @@ def test_five_concurrent_threads_get_complete_notes(
     sound: AudioCheck,
 ) -> None:
     texts = [f"这是第{n}位居民的问题，{'补贴' * n}怎么申请？" for n in range(1, 6)]
-    results: dict[int, list[Path]] = {}
-    errors: list[BaseException] = []
-
-    def work(i: int) -> None:
-        try:
-            results[i] = asyncio.run(vn.voice_notes(texts[i]))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not errors, errors
+    results = in_threads(lambda i: asyncio.run(vn.voice_notes(texts[i])), 5)
     for i in range(5):
         (ogg,) = results[i]
         sound.assert_plausible(decoded(ogg, tmp_path, sound), to_speakable(texts[i]))
@@ -182,13 +152,7 @@ def test_cli_fallback_makes_voice_notes(
     monkeypatch: pytest.MonkeyPatch,
     sound: AudioCheck,
 ) -> None:
-    class Broken:
-        def __init__(self) -> None:
-            raise ImportError("No module named 'pyttsx3'")
-
-    monkeypatch.setattr(tts, "_engine", None)
-    monkeypatch.setattr(tts, "_engine_error", None)
-    monkeypatch.setattr(tts, "_Pyttsx3Engine", Broken)
+    break_pyttsx3(monkeypatch, ImportError("No module named 'pyttsx3'"))
     notes = asyncio.run(vn.voice_notes(ANSWER))
     assert tts.active_backend() == "espeak-ng"
     sound.assert_plausible(decoded(notes[0], tmp_path, sound), to_speakable(ANSWER))
