@@ -364,7 +364,11 @@ class Understanding:
             # digits and signs only: a choice with nothing to choose from, or a number typed outside a form
             return Reading("choose" if digit_choice(text) is not None else FALLBACK, 1.0)
         folded = normalise(text).replace(" ", "")
-        vector = self.embed([text])
+        topic = self.kb.by_key.get(context.topic or "")
+        # one pass of the embedding model for the message and, after an answer, the message
+        # read with its topic (the follow-up ranking, `_policy`)
+        vectors = self.embed([text, f"{topic.title} {text}"] if topic is not None else [text])
+        vector, with_topic = vectors[:1], (vectors[1:] if topic is not None else None)
         grams = self.ngrams.transform([text])
         probs = self.kind.proba(_joined(vector, grams, self.params.embedding_weight))[0]
         kinds = dict(zip(self.kind.classes, probs, strict=True))
@@ -382,7 +386,7 @@ class Understanding:
             intent = POLICY  # a sentence is not a bare yes, no or digit
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope":
             return Reading(intent, kinds[intent], kinds=kinds_top)
-        reading = self._policy(text, vector, grams, context, kinds_top)
+        reading = self._policy(text, vector, grams, context, kinds_top, with_topic)
         if intent == POLICY:
             return reading
         if intent in CHITCHAT and reading.decision == "answer" and reading.ids[0][1] >= self.params.chitchat_answer:
@@ -419,12 +423,20 @@ class Understanding:
         p = np.sqrt(self.entry_emb.proba(vectors) * self.entry_ngram.proba(grams))
         return p / p.sum(axis=1, keepdims=True)
 
-    def _policy(self, text: str, vector: np.ndarray, grams: Any, context: Context, kinds: dict) -> Reading:
+    def _policy(
+        self,
+        text: str,
+        vector: np.ndarray,
+        grams: Any,
+        context: Context,
+        kinds: dict,
+        topic_vector: np.ndarray | None = None,
+    ) -> Reading:
         p = self.entry_probabilities([text], vector, grams)[0]
         topic = self.kb.by_key.get(context.topic or "")
         followup = topic is not None
         if topic is not None:
-            with_topic = self.entry_probabilities([f"{topic.title} {text}"])[0]
+            with_topic = self.entry_probabilities([f"{topic.title} {text}"], topic_vector)[0]
             rest = GENERIC.sub("", squash(normalise(text)))
             short = len(squash(text)) <= self.params.short_chars and len(rest) < 2
             mix = self.params.context_mix_short if short else self.params.context_mix
