@@ -64,7 +64,8 @@ class ActionUrgent(Action):
 
         message = tracker.latest_message
         text = " ".join((message.get("text") or "").split())[:MAX_TEXT]
-        lines = emergency_lines(danger_kinds(message))
+        kinds = danger_kinds(message)
+        lines = emergency_lines(kinds)
         dispatcher.utter_message(response="utter_urgent", lines="\n".join(lines))
         events: list[EventType] = [SlotSet("answer_sources", [])]
         try:
@@ -93,7 +94,8 @@ class ActionUrgent(Action):
             *events,
             *_end_form(tracker),
             SlotSet("urgent_ticket", ticket.number),
-            SlotSet("pending", {"type": "urgent_details", "ticket": ticket.number}),
+            # after talk of ending one's life, what they say next is met with the lines again
+            SlotSet("pending", {"type": "urgent_details", "ticket": ticket.number, "crisis": "crisis" in kinds}),
         ]
 
 

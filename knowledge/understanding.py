@@ -347,6 +347,9 @@ class Understanding:
             context = replace(context, topic=None)
         reading = self._read(text, context)
         if after_urgent and self._details(reading):
+            if (context.pending or {}).get("crisis"):
+                # "冇人会管我的" after talk of suicide: the lines again, and onto the same ticket
+                return Reading("urgent", 1.0, kinds=reading.kinds, danger=("crisis",))
             # right after the urgent reply, what they say (where, who, a phone) goes to the urgent ticket
             return Reading("add_to_ticket", 1.0, kinds=reading.kinds, danger=reading.danger)
         return reading
@@ -357,7 +360,18 @@ class Understanding:
         if reading.intent == POLICY:
             return reading.decision not in ("answer", "clarify")
         # "我在澄江镇 电话138…" reads like asking for a person: staff are already told, so it joins too
-        return reading.intent in ("add_to_ticket", "out_of_scope", FALLBACK, "affirm", "deny", "choose", "human")
+        # ("你们能帮忙找吗", "冇人会管我的"): a request or a complaint right then is about the danger
+        return reading.intent in (
+            "add_to_ticket",
+            "out_of_scope",
+            FALLBACK,
+            "affirm",
+            "deny",
+            "choose",
+            "human",
+            "request_help",
+            "ticket_status",
+        )
 
     def _read(self, text: str, context: Context) -> Reading:
         if not _WORDY.search(text):

@@ -203,4 +203,6 @@ def test_every_urgent_example_written_is_read_as_urgent(services) -> None:
 def test_despair_after_the_crisis_reply_joins_the_urgent_ticket_not_the_earlier_topic(services) -> None:
     sender, seen = talk(services, "我去镇上申请护理补贴 讲我系三级 冇批 为么子", "那我活着还有么子意思", "反正冇人管我")
     assert seen[1]["intent"] == "urgent" and "12356" in seen[1]["text"]
-    assert seen[2]["intent"] == "add_to_ticket" and seen[2]["sources"] == []
+    # after talk of suicide, the lines again (and onto the same urgent ticket), not the subsidy
+    assert seen[2]["intent"] == "urgent" and "12356" in seen[2]["text"] and seen[2]["sources"] == []
+    assert len([t for t in tickets_of(services).for_sender(sender) if t.urgent]) == 1
