@@ -20,7 +20,7 @@ train: setup
 test:
 	@bash scripts/test.sh
 
-# Everything that needs no trained model and no running Rasa (well under 2 minutes).
+# Everything that needs no trained model and no running Rasa (about 3 minutes of CPU; README).
 test-fast:
 	@bash scripts/test.sh --fast
 
