@@ -26,8 +26,12 @@ MAX_CHARS = 400
 class Embedder:
     """Encodes Chinese text to unit vectors; safe to call from several threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        if threads is not None:
+            torch.set_num_threads(threads)  # this process's torch: only the embedding uses it
 
         if not (path / "modules.json").is_file():
             raise FileNotFoundError(
@@ -79,8 +83,7 @@ class Embedder:
 @lru_cache(maxsize=2)
 def embedder(path: str | None = None) -> Embedder:
     """The process-wide embedder for `path` (default: the configured model)."""
-    if path is None:
-        from common.config import settings
+    from common.config import settings
 
-        path = str(settings().embedding_model)
-    return Embedder(Path(path))
+    cfg = settings()
+    return Embedder(Path(path or cfg.embedding_model), cfg.embedding_threads)
