@@ -18,7 +18,9 @@ Runs, each printing tried / lost / doubled / orphans / crashes / refused (and ca
 - the security checks (bench/security.py).
 
 Definitions. tried: residents who asked for help. lost: one who asked but has no ticket,
-or whose ticket's card never reached the staff group. doubled: a resident with more than
+or whose ticket's card never reached the staff group and is no longer queued. late: a
+ticket whose card was still queued in the outbox (stored, not yet sent) when the run was
+scored, after waiting up to DRAIN_SECONDS for the outbox to empty. doubled: a resident with more than
 one ticket for one request. orphans: a ticket whose resident was never told its number,
 or a card for a ticket that does not exist. crashes: process exits the run did not cause.
 refused: requests answered 4xx (bad input) — a refusal, not a failure.
@@ -281,7 +283,10 @@ async def run_residents(residents: list[Resident], concurrency: int) -> None:
     await asyncio.gather(*(one(r) for r in residents))
 
 
-def drain(stack: Stack, timeout: float = 180.0) -> None:
+DRAIN_SECONDS = 600.0
+
+
+def drain(stack: Stack, timeout: float = DRAIN_SECONDS) -> None:
     """Wait until the outbox is empty (every card and number delivered or given up)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -299,7 +304,9 @@ def score(stack: Stack, residents: list[Resident], name: str, **extra: Any) -> d
     staff_texts = stack.api.texts(STAFF_CHAT)
     card = re.compile(r"(?:【紧急】[^\n]*\n)?求助 (XW-[0-9A-Z]{5})（")
     cards = Counter(m.group(1) for t in staff_texts if (m := card.match(t)))
-    lost = doubled = orphans = 0
+    from tickets.outbox import OutboxKind
+
+    lost = doubled = orphans = late = 0
     copies: list[int] = []
     examples: list[str] = []
     for r in residents:
@@ -315,7 +322,10 @@ def score(stack: Stack, residents: list[Resident], name: str, **extra: Any) -> d
         for ticket in tickets:
             n = cards.get(ticket.number, 0)
             copies.append(n)
-            if n == 0:
+            if n == 0 and stack.store.outbox.pending_for(ticket.id, OutboxKind.STAFF_CARD):
+                late += 1
+                examples.append(f"{ticket.number}: card still queued")
+            elif n == 0:
                 lost += 1
                 examples.append(f"{ticket.number}: no card")
             if ticket.number not in told:
@@ -330,6 +340,7 @@ def score(stack: Stack, residents: list[Resident], name: str, **extra: Any) -> d
         "lost": lost,
         "doubled": doubled,
         "orphans": orphans,
+        "late": late,
         "crashes": stack.crashes(),
         "refused": extra.pop("refused", 0),
         "card_copies_max": max(copies, default=0),
@@ -625,9 +636,9 @@ def run(
 
 
 def line(row: dict[str, Any]) -> str:
-    keys = ("tried", "lost", "doubled", "orphans", "crashes", "refused")
+    keys = ("tried", "lost", "late", "doubled", "orphans", "crashes", "refused")
     extra = {k: v for k, v in row.items() if k not in (*keys, "run", "examples")}
-    return f"{row['run']}: " + ", ".join(f"{k} {row[k]}" for k in keys) + f"  {json.dumps(extra, ensure_ascii=False)}"
+    return f"{row['run']}: " + ", ".join(f"{k} {row.get(k, 0)}" for k in keys) + f"  {json.dumps(extra, ensure_ascii=False)}"
 
 
 def markdown(result: dict) -> str:
@@ -637,6 +648,8 @@ def markdown(result: dict) -> str:
     ]
     for r in result["rows"]:
         notes = []
+        if r.get("late"):
+            notes.append(f"{r['late']} cards still queued when scored")
         if "card_copies_max" in r:
             notes.append(f"cards at most {r['card_copies_max']}× ({r['cards_twice']} twice)")
         if "rasa_rss_mib_before" in r:
@@ -661,7 +674,7 @@ def markdown(result: dict) -> str:
 def rows_ok(result: dict) -> Iterator[str]:
     """What breaks the issue's "Done when" in a result (empty when everything holds)."""
     for r in result["rows"]:
-        for key in ("lost", "doubled", "orphans", "crashes"):
+        for key in ("lost", "late", "doubled", "orphans", "crashes"):
             if r.get(key):
                 yield f"{r['run']}: {key} {r[key]} {r.get('examples', '')}"
         if r.get("card_copies_max", 0) > 2:
