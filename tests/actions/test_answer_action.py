@@ -93,19 +93,19 @@ async def test_clarify_offers_numbered_choices(
 
     titles = [kb.by_key[k].title for k in CLARIFY_OPTIONS]
     assert titles == ["残疾人证在哪里办、怎么办", "残疾人证跨省通办", "行动不便的人能不能上门评定、办证"]
-    # three options, from two knowledge IDs: each ID once, best first
+    # three options, all three entries under one knowledge ID: the ID once
     assert events == [
-        SlotSet("answer_sources", ["m1.5", "m7.2"]),
+        SlotSet("answer_sources", ["m1.5"]),
         SlotSet("topic", CLARIFY_OPTIONS[0]),
         SlotSet(
             "pending",
-            {"type": "clarify", "options": CLARIFY_OPTIONS, "ids": ["m1.5", "m7.2"], "question": "残疾证在外地怎么办"},
+            {"type": "clarify", "options": CLARIFY_OPTIONS, "ids": ["m1.5"], "question": "残疾证在外地怎么办"},
         ),
     ]
     options = f"1 {titles[0]}\n2 {titles[1]}\n3 {titles[2]}\n4 都不是"
     assert dispatcher.messages == [expect("utter_clarify", buttons=buttons(4), options=options)]
     assert read_out(dispatcher) == [f"您想问的是哪一个？\n{options}\n回复数字就行。"]
-    assert logged(store) == [("ask_policy", "clarify", "m1.5,m7.2", "残疾证在外地怎么办")]
+    assert logged(store) == [("ask_policy", "clarify", "m1.5", "残疾证在外地怎么办")]
 
 
 async def test_unknown_offers_staff_and_keeps_the_question(
@@ -178,7 +178,7 @@ async def test_a_followup_about_the_topic_itself_gives_the_detail(
 async def test_an_answer_outlives_a_menu_for_one_side_question(
     load_tracker: LoadTracker, dispatcher: CollectingDispatcher, domain: DomainDict
 ) -> None:
-    menu = {"type": "clarify", "options": CLARIFY_OPTIONS, "ids": ["m1.5", "m7.2"], "question": "残疾证在外地怎么办"}
+    menu = {"type": "clarify", "options": CLARIFY_OPTIONS, "ids": ["m1.5"], "question": "残疾证在外地怎么办"}
     events = await ActionAnswer().run(dispatcher, load_tracker("ask_policy_answer", pending=menu), domain)
     assert events[-1] == SlotSet("pending", {**menu, "side": True})
     dispatcher = CollectingDispatcher()
@@ -194,7 +194,7 @@ async def test_choosing_a_digit_after_clarify_answers_that_option(
     events = await ActionAnswer().run(dispatcher, tracker, domain)
 
     assert events == [
-        SlotSet("answer_sources", ["m7.2"]),
+        SlotSet("answer_sources", ["m1.5"]),
         SlotSet("topic", "card-cross-province"),
         SlotSet("pending", None),
     ]
