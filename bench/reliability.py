@@ -638,7 +638,8 @@ def run(
 def line(row: dict[str, Any]) -> str:
     keys = ("tried", "lost", "late", "doubled", "orphans", "crashes", "refused")
     extra = {k: v for k, v in row.items() if k not in (*keys, "run", "examples")}
-    return f"{row['run']}: " + ", ".join(f"{k} {row.get(k, 0)}" for k in keys) + f"  {json.dumps(extra, ensure_ascii=False)}"
+    counts = ", ".join(f"{k} {row.get(k, 0)}" for k in keys)
+    return f"{row['run']}: {counts}  {json.dumps(extra, ensure_ascii=False)}"
 
 
 def markdown(result: dict) -> str:
