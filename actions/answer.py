@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.pending import HANDLERS
-from common.choices import digit_choice, numbered
+from common.choices import MISSED, digit_choice, numbered
 from knowledge.base import Entry, load
 from tickets.fields import MAX_TEXT
 
@@ -66,6 +66,12 @@ def offer_person(dispatcher: CollectingDispatcher, response: str, question: str)
     return [SlotSet("pending", {"type": "offer_staff", "question": question[:MAX_TEXT]})]
 
 
+def _previous_question(tracker: Tracker) -> str | None:
+    """The resident's message before this one (what the last answer answered)."""
+    texts = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    return texts[-2] if len(texts) >= 2 else None
+
+
 def _surviving_menu(pending: Any) -> dict | None:
     """A menu outlives one side question: the options stay answerable for one more turn."""
     if isinstance(pending, dict) and pending.get("type") == "clarify" and not pending.get("side"):
@@ -90,6 +96,11 @@ class ActionAnswer(Action):
         if intent in ("choose", "affirm", "deny"):
             if isinstance(pending, dict) and pending.get("type"):
                 return self._resolve_pending(dispatcher, tracker, pending, intent, text)
+            if intent == "deny" and MISSED.search(text) and tracker.get_slot("topic"):
+                # "冇一个对的" right after an answer: it missed; offer a person for the question
+                question = _previous_question(tracker) or text
+                log_question(tracker, "none_fits", list(tracker.get_slot("answer_sources") or []), text=question)
+                return [SlotSet("answer_sources", []), *offer_person(dispatcher, "utter_answer_missed", question)]
             dispatcher.utter_message(response="utter_choice_expired" if intent == "choose" else "utter_offer_declined")
             return [SlotSet("answer_sources", [])]
 

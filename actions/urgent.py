@@ -95,7 +95,10 @@ class ActionUrgent(Action):
             *_end_form(tracker),
             SlotSet("urgent_ticket", ticket.number),
             # after talk of ending one's life, what they say next is met with the lines again
-            SlotSet("pending", {"type": "urgent_details", "ticket": ticket.number, "crisis": "crisis" in kinds}),
+            SlotSet(
+                "pending",
+                {"type": "urgent_details", "ticket": ticket.number, "crisis": "crisis" in kinds, "kinds": list(kinds)},
+            ),
         ]
 
 

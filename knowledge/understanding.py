@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from common.choices import digit_choice, fold
+from common.choices import MISSED, digit_choice, fold
 from knowledge import danger
 from knowledge.base import KnowledgeBase
 from knowledge.lexical import normalise, plain
@@ -67,6 +67,8 @@ NO = frozenset(
 )
 # "None of these" with a menu on the screen ("4 都不对啊", "冇得一个对的", "都不是我要的").
 NONE_FITS = re.compile(r"都不|一个都|没有?一个|冇得?一个|没得一个|都没|不是我要|不是我想|没有对|冇对|都错|不对")
+# A no, then what they will do instead ("不用了 我自己去镇上问"): still a no.
+NO_LEAD = re.compile(r"\s*(?:不用了|不用|不要了|不需要|算了吧|唔使)[\s，,。.!！]+(?!.*[吗么？?]$)\S")
 CANCEL = frozenset("算了 不办了 不弄了 取消 不要办了 不问了 算了算了 我不办了 不申请了 退出 停止".split())
 # Intents with few examples and few ways to say them: without one of their words, a message is
 # not one of them ("哪里领" asks where to apply, not "来源是哪里").
@@ -79,6 +81,11 @@ GUARDS = {
     "voice_repeat": re.compile(r"再|重|遍|一次|没听|冇听|听不清"),
     "voice_no_source": re.compile(r"来源|出处|文件|名"),
 }
+# …and words that make a message something else even with one of those ("这个规划的钱从哪里来"
+# asks where the money comes from, not for the answer's source).
+NOT_GUARDED = {
+    "ask_sources": re.compile(r"钱|经费|资金|投入|预算|拨款"),
+}
 # The words of a follow-up that could follow any answer ("去哪里领", "要带么子", "多久能批"): what
 # is left without them is what the follow-up is about ("养老保险呢" is about 养老保险).
 _GENERIC_WORDS = (
@@ -89,6 +96,26 @@ _GENERIC_WORDS = (
     "领 办 申请 弄 搞 交 带 拿 给 去 找 问 批 批下来 下来 钱 收费 要钱 免费 材料 东西 条件 手续 流程 一下 这个 那个"
 ).split()
 GENERIC = re.compile("|".join(sorted(_GENERIC_WORDS, key=len, reverse=True)))
+# Words of the plan's own: a message with one is not out of scope (unless the person is not disabled).
+IN_DOMAIN = re.compile(
+    r"低保|残疾|残废|残联|特困|两项补贴|护理补贴|生活补贴|助听器|轮椅|盲杖|假肢|特教|特殊教育|送教|"
+    r"康复|自闭|孤独症|聋|盲人|哑|瘫|智障|评残|托养"
+)
+NOT_DISABLED = re.compile(r"(?:冇|没|没有|不是|无|并非|不算)残疾")
+# A story that asks to know ("我是问", "这合法吗"), not for someone to act ("帮我…", "派个人来").
+ASKING = re.compile(
+    r"我是问|只是问|就是问|就问|想问问|问一下|请问|想了解|打听|合法吗|合不合法|犯法吗|违法吗|有道理冇|有没有道理"
+)
+ACTING = re.compile(
+    r"帮我|帮忙|帮帮|帮她|帮他|帮我们|派|替我|给我办|给我查|查一下|查查|来看|来一趟|上门|处理|解决|麻烦你们|请你们|请工作人员|"
+    r"申请一下|我要申请|我想申请|告诉工作人员|转告|联系我"
+)
+# After the urgent reply: still in danger and asking what to do now.
+# (where they are or a phone is a detail for the ticket, not this).
+WHAT_NOW = re.compile(
+    r"怎么办|咋办|咋个办|怎么搞|么子办法|还要多久|快点|快来|来人|来了冇|来了没|人呢|还冇来|还没来|救|"
+    r"帮忙|帮我|帮帮|能帮|帮下|找人|派人|派个人"
+)
 # A greeting and nothing else: a way of addressing someone, then 好 / 早 / 您好.
 GREETING = re.compile(
     r"(?:(?:老师|领导|同志|医生|干部|师傅|大家|各位|你们|您|你|阿姨|叔叔|老板|工作人员|小妹|妹子|后生)们?"
@@ -189,7 +216,13 @@ def short_reply(text: str, context: Context) -> str | None:
     if s in CANCEL:
         return "cancel"
     if context.pending is None:
+        if NO_LEAD.match(text):
+            return "deny"
+        if context.topic and len(s) <= 12 and MISSED.search(s) and not re.search(r"[吗么]$", s):
+            return "deny"  # action_answer offers a person for the question that answer missed
         return None
+    if NO_LEAD.match(text):
+        return "deny"
     if digit_choice(text) is not None:
         return "choose"
     if context.pending.get("type") == "clarify" and len(s) <= 12 and NONE_FITS.search(s):
@@ -353,9 +386,15 @@ class Understanding:
             context = replace(context, topic=None)
         reading = self._read(text, context)
         if after_urgent and self._details(reading):
-            if (context.pending or {}).get("crisis"):
+            pending = context.pending or {}
+            if pending.get("crisis"):
                 # "冇人会管我的" after talk of suicide: the lines again, and onto the same ticket
                 return Reading("urgent", 1.0, kinds=reading.kinds, danger=("crisis",))
+            if WHAT_NOW.search(squash(text)):
+                # "你们能帮忙找吗", "打了120了 我现在怎么办": still in danger, asking for help with
+                # it: the lines again, onto the same ticket
+                kinds = tuple(k for k in pending.get("kinds") or () if isinstance(k, str)) or ("unknown",)
+                return Reading("urgent", 1.0, kinds=reading.kinds, danger=kinds)
             # right after the urgent reply, what they say (where, who, a phone) goes to the urgent ticket
             return Reading("add_to_ticket", 1.0, kinds=reading.kinds, danger=reading.danger)
         return reading
@@ -364,7 +403,7 @@ class Understanding:
     def _details(reading: Reading) -> bool:
         """Is this what a person in danger says next (where, who, a phone), not a new request?"""
         if reading.intent == POLICY:
-            return reading.decision not in ("answer", "clarify")
+            return reading.decision != "answer"  # options for "我在澄江镇" mean it is not a question
         # "我在澄江镇 电话138…" reads like asking for a person: staff are already told, so it joins too
         # ("你们能帮忙找吗", "冇人会管我的"): a request or a complaint right then is about the danger
         return reading.intent in (
@@ -396,7 +435,13 @@ class Understanding:
         kinds_top = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
         if self._urgent(kinds.get("urgent", 0.0), found):
             return Reading("urgent", kinds.get("urgent", 0.0), danger=found.kinds or ("unknown",), kinds=kinds_top)
-        allowed = [k for k in kinds if k != "urgent" and (k not in GUARDS or GUARDS[k].search(folded))]
+        allowed = [
+            k
+            for k in kinds
+            if k != "urgent"
+            and (k not in GUARDS or GUARDS[k].search(folded))
+            and not (k in NOT_GUARDED and NOT_GUARDED[k].search(folded))
+        ]
         intent = max(allowed, key=kinds.__getitem__)
         if GREETING.fullmatch(folded) and "greet" in kinds:
             return Reading(
@@ -404,15 +449,27 @@ class Understanding:
             )  # "老师好", "领导早上好": a greeting, whatever the title
         if intent in SHORT_ANSWERS | {"cancel"} and context.pending is None and len(squash(text)) > 4:
             intent = POLICY  # a sentence is not a bare yes, no or digit
-        if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope":
+        asking = intent == "request_help" and ASKING.search(folded) and not ACTING.search(folded)
+        if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope" and not asking:
             return Reading(intent, kinds[intent], kinds=kinds_top)
         reading = self._policy(text, vector, grams, context, kinds_top, with_topic)
         if intent == POLICY:
             return reading
+        if asking:
+            # "我是问 …有冇补助", "老板把我辞了 这合法吗": they ask to know, not for someone to act
+            return (
+                reading
+                if reading.decision in ("answer", "clarify")
+                else Reading(intent, kinds[intent], kinds=kinds_top)
+            )
+        if intent == "out_of_scope" and reading.decision in ("answer", "clarify") and _in_domain(folded):
+            return reading  # "低保一个月多少": a word of the plan's own is not out of scope
         if intent in CHITCHAT and reading.decision == "answer" and reading.ids[0][1] >= self.params.chitchat_answer:
             return reading  # "你好，我想问护理补贴怎么申请"
-        if intent == "out_of_scope" and reading.followup and reading.decision == "answer":
-            return reading  # "贷款呢" right after a jobs answer is about the jobs answer
+        if intent == "out_of_scope" and reading.followup and reading.decision == "answer" and _few_words(text):
+            # "贷款呢" right after a jobs answer is about the jobs answer; "驾照到期了 在哪里换"
+            # after a card answer is still about a driving licence
+            return reading
         # out_of_scope, or small talk: keep the ranking for the report and for follow-ups
         return Reading(
             intent,
@@ -495,3 +552,13 @@ def _joined(vectors: np.ndarray, grams: Any, weight: float) -> Any:
     import scipy.sparse as sp
 
     return sp.hstack([sp.csr_matrix(vectors * weight), grams]).tocsr()
+
+
+def _in_domain(folded: str) -> bool:
+    """Does the message name something only this plan is about (低保, 残疾证, 助听器 …)?"""
+    return bool(IN_DOMAIN.search(folded)) and not NOT_DISABLED.search(folded)
+
+
+def _few_words(text: str) -> bool:
+    """A follow-up whose own words are few once the generic ones go ("贷款呢", "养老保险呢")."""
+    return len(GENERIC.sub("", squash(normalise(text)))) <= 4

@@ -170,7 +170,9 @@ def test_danger_during_the_help_form_comes_first_and_ends_the_form(services) -> 
     assert seen[1]["intent"] == "urgent" and "110" in seen[1]["text"]
     assert seen[1]["loop"] is None and "怎么称呼" not in seen[1]["text"]  # no more form questions now
     (ticket,) = [t for t in tickets_of(services).for_sender(sender) if t.urgent]
-    assert seen[2]["intent"] == "add_to_ticket"  # what they say next goes onto the urgent ticket
+    # still in danger and asking what to do: the lines again, and it goes onto the same urgent ticket
+    assert seen[2]["intent"] == "urgent" and "110" in seen[2]["text"]
+    assert len([t for t in tickets_of(services).for_sender(sender) if t.urgent]) == 1
     assert any("村干部" in m["text"] for m in tickets_of(services).messages(ticket.number))
 
 
@@ -206,3 +208,45 @@ def test_despair_after_the_crisis_reply_joins_the_urgent_ticket_not_the_earlier_
     # after talk of suicide, the lines again (and onto the same urgent ticket), not the subsidy
     assert seen[2]["intent"] == "urgent" and "12356" in seen[2]["text"] and seen[2]["sources"] == []
     assert len([t for t in tickets_of(services).for_sender(sender) if t.urgent]) == 1
+
+
+# -- after an answer, between turns -----------------------------------------------------------------
+def test_none_fits_right_after_an_answer_offers_a_person(services) -> None:
+    _, seen = talk(services, "补贴的钱打到哪张卡上", "一个都不对", "1")
+    assert seen[1]["intent"] == "deny" and seen[1]["pending"] == "offer_staff", seen[1]
+    assert "工作人员" in seen[1]["text"]
+    assert seen[2]["loop"] == "help_form"  # 1 accepts the person
+
+
+def test_a_no_followed_by_what_they_will_do_is_a_no(services) -> None:
+    _, seen = talk(services, "聋哑孩子能上什么学校", "不用了，我让我女儿去学校问")
+    assert seen[1]["intent"] == "deny" and seen[1]["pending"] is None and not seen[1]["sources"], seen[1]
+
+
+def test_a_look_alike_after_an_answer_stays_out_of_scope(services) -> None:
+    _, seen = talk(services, "残疾证过期了怎么换", "摩托车驾照过期了 去哪里换")
+    assert seen[1]["intent"] == "out_of_scope" and not seen[1]["sources"], seen[1]
+
+
+def test_a_word_of_the_plan_is_never_out_of_scope(services) -> None:
+    _, (seen,) = talk(services, "低保标准一个月几多")
+    assert seen["intent"] == "ask_policy" and seen["sources"][:1] == ["m1.2"], seen
+
+
+def test_where_the_money_comes_from_is_not_a_question_about_sources(services) -> None:
+    _, (seen,) = talk(services, "残疾人这些规划的钱是从哪里来的")
+    assert seen["intent"] == "ask_policy" and seen["sources"][:1] == ["g2"], seen
+
+
+def test_a_story_that_asks_whether_it_is_allowed_is_a_question(services) -> None:
+    _, (seen,) = talk(services, "我腿有残疾 厂里就不要我了 这个合不合法")
+    assert seen["intent"] == "ask_policy" and seen["loop"] is None, seen
+
+
+def test_asking_for_help_right_after_the_urgent_reply_gets_the_lines_again(services) -> None:
+    sender, seen = talk(services, "我爸有老年痴呆 早上出去到现在都冇回来", "你们能派人帮忙找一下吗", "他穿蓝色衣服")
+    assert seen[1]["intent"] == "urgent" and "110" in seen[1]["text"], seen[1]
+    assert seen[2]["intent"] == "add_to_ticket", seen[2]
+    (ticket,) = tickets_of(services).for_sender(sender)
+    texts = [m["text"] for m in tickets_of(services).messages(ticket.number)]
+    assert any("派人" in t for t in texts) and any("蓝色" in t for t in texts)

@@ -35,7 +35,7 @@ async def test_danger_in_the_help_form_ends_it_with_an_urgent_ticket(
         SlotSet("confirm", None),
         SlotSet("note", None),
         SlotSet("urgent_ticket", ticket.number),
-        SlotSet("pending", {"type": "urgent_details", "ticket": ticket.number, "crisis": False}),
+        SlotSet("pending", {"type": "urgent_details", "ticket": ticket.number, "crisis": False, "kinds": ["police"]}),
     ]
     said: list[dict[str, Any]] = dispatcher.messages
     assert "110" in said[0]["lines"]  # the emergency line first, then that staff know
