@@ -104,12 +104,19 @@ IN_DOMAIN = re.compile(
 NOT_DISABLED = re.compile(r"(?:冇|没|没有|不是|无|并非|不算)残疾")
 # A story that asks to know ("我是问", "这合法吗"), not for someone to act ("帮我…", "派个人来").
 ASKING = re.compile(
-    r"我是问|只是问|就是问|就问|想问问|问一下|请问|想了解|打听|合法吗|合不合法|犯法吗|违法吗|有道理冇|有没有道理"
+    r"我是问|只是问|就是问|就问|想问问|问一下|问下|请问|想了解|打听|合法吗|合不合法|犯法吗|违法吗|有道理冇|有没有道理|"
+    r"(?:有冇|有没有|有无)\S{0,4}(?:补助|补贴|资助|优惠|政策|培训|减免|规定|限制)"
 )
+# Asking for the answers aloud, whatever else the message says ("帮我读出来 我在煮饭").
+READ_ALOUD = re.compile(r"读出来|念出来|念给我听|读给我听|讲给我听|说给我听|发语音|用语音")
+# Thanks and a goodbye together close the conversation ("谢谢 再见").
+BYE = re.compile(r"再见|拜拜|再会|先这样|下次再|走了")
 ACTING = re.compile(
     r"帮我|帮忙|帮帮|帮她|帮他|帮我们|派|替我|给我办|给我查|查一下|查查|来看|来一趟|上门|处理|解决|麻烦你们|请你们|请工作人员|"
     r"申请一下|我要申请|我想申请|告诉工作人员|转告|联系我"
 )
+# A follow-up that names its new topic first ("养老保险呢 …", "那医保呢 …").
+FOLLOWUP_LEAD = re.compile(r"\s*(?:那|还有)?\s*\S{1,6}呢(?:[\s，,？?]|$)")
 # After the urgent reply: still in danger and asking what to do now.
 # (where they are or a phone is a detail for the ticket, not this).
 WHAT_NOW = re.compile(
@@ -141,6 +148,7 @@ class Params:
     context_mix_short: float = 0.5  # …for a short one ("哪里领"), whose words alone say little
     short_chars: float = 5  # characters (no spaces or punctuation) of a short follow-up
     chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
+    out_of_scope_sure: float = 0.9  # out of scope this likely is not taken for a follow-up
     alpha: float = 1e-5  # L2 penalty of the logistic regressions (SGD, log loss)
     epochs: float = 30  # passes over the examples
     embedding_weight: float = 0.5  # the embedding's scale beside the character n-grams (kind model)
@@ -449,6 +457,10 @@ class Understanding:
             )  # "老师好", "领导早上好": a greeting, whatever the title
         if intent in SHORT_ANSWERS | {"cancel"} and context.pending is None and len(squash(text)) > 4:
             intent = POLICY  # a sentence is not a bare yes, no or digit
+        if intent == "thanks" and BYE.search(folded) and "goodbye" in kinds:
+            intent = "goodbye"
+        if intent in ("request_help", "human") and READ_ALOUD.search(folded) and "voice_on" in kinds:
+            return Reading("voice_on", kinds["voice_on"], kinds=kinds_top)
         asking = intent == "request_help" and ASKING.search(folded) and not ACTING.search(folded)
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope" and not asking:
             return Reading(intent, kinds[intent], kinds=kinds_top)
@@ -466,9 +478,12 @@ class Understanding:
             return reading  # "低保一个月多少": a word of the plan's own is not out of scope
         if intent in CHITCHAT and reading.decision == "answer" and reading.ids[0][1] >= self.params.chitchat_answer:
             return reading  # "你好，我想问护理补贴怎么申请"
-        if intent == "out_of_scope" and reading.followup and reading.decision == "answer" and _few_words(text):
-            # "贷款呢" right after a jobs answer is about the jobs answer; "驾照到期了 在哪里换"
-            # after a card answer is still about a driving licence
+        if (
+            intent == "out_of_scope"
+            and reading.followup
+            and reading.decision == "answer"
+            and self._follows(text, kinds)
+        ):
             return reading
         # out_of_scope, or small talk: keep the ranking for the report and for follow-ups
         return Reading(
@@ -478,6 +493,13 @@ class Understanding:
             reading.ranking,
             reading.ids,
             kinds=kinds_top,
+        )
+
+    def _follows(self, text: str, kinds: dict[str, float]) -> bool:
+        """Is an out-of-scope reading right after an answer a follow-up to it? "贷款呢" after a
+        jobs answer is; "驾照到期了 在哪里换" after a card answer is not (that look-alike is certain)."""
+        return (
+            _few_words(text) or bool(FOLLOWUP_LEAD.match(text)) or kinds["out_of_scope"] < self.params.out_of_scope_sure
         )
 
     def _urgent(self, p: float, found: danger.Danger) -> bool:
