@@ -201,6 +201,12 @@ KINDS: dict[str, tuple[str, ...]] = {
         "跑出去",
         "没回家",
         "冇回家",
+        "冇到屋",
+        "没到屋",
+        "冇到家",
+        "没到家",
+        "冇回屋",
+        "没回屋",
     ),
     "neglect": (
         "关起来",
@@ -217,6 +223,16 @@ KINDS: dict[str, tuple[str, ...]] = {
         "丢下",
         "遗弃",
         "扔下不管",
+        "冇地方去",
+        "没地方去",
+        "无处可去",
+        "赶出来",
+        "赶出门",
+        "丢出来",
+        "无家可归",
+        "露宿",
+        "睡在路边",
+        "睡大街",
     ),
 }
 # Words that alone mean danger now, whatever else the message says.
@@ -279,6 +295,10 @@ STRONG: frozenset[str] = frozenset(
         "失踪",
         "饿死",
         "几天没吃",
+        "无家可归",
+        "露宿",
+        "睡在路边",
+        "睡大街",
     }
 )
 # A fall that keeps someone down ("摔倒了起不来"); "起不来" alone is also how people describe
