@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from knowledge import danger
+from knowledge.cues import GREETING
 from knowledge.lexical import plain
-from knowledge.understanding import GREETING, Candidate, Context, Params, decide, short_reply
+from knowledge.understanding import Candidate, Context, Params, decide, short_reply
 
 MENU = Context(pending={"type": "clarify", "options": ["a", "b", "c"]})
 OFFER = Context(pending={"type": "offer_staff", "question": "…"})

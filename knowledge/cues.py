@@ -1,0 +1,91 @@
+"""The words the understanding step looks for beside its models (knowledge/understanding.py):
+short replies (yes, no, none of these, cancel), the few kinds that need one of their words,
+the generic words of a follow-up, and the cues that decide between two readings (a story
+that asks to know or asks someone to act, passing something on to staff, danger that goes
+on after the urgent reply). Compared after knowledge.lexical.plain / normalise.
+"""
+
+from __future__ import annotations
+
+import re
+
+# What residents type to accept or refuse an offer, or to stop (compared without punctuation).
+YES = frozenset(
+    "是 是的 是啊 对 对的 对对 对对对 好 好的 好啊 好吧 行 行的 可以 可以的 嗯 嗯嗯 要 要的 需要 同意 确定 确认 没问题 "
+    "麻烦了 麻烦你了 麻烦你 谢谢 好的谢谢 转吧 转 转给他们 要转 帮我转 得 得嘞 ok 好嘞 中 是滴 对头 要得".split()
+)
+NO = frozenset(
+    "不 不是 不用 不用了 不要 不要了 不需要 不必 没有 冇 唔使 不对 都不是 都不对 没有对的 冇一个对 一个都不是 没一个对 "
+    "不是这个 不是这些 都不是的 以上都不是 不是的 算了吧 不了 不用谢 no".split()
+)
+# "None of these" with a menu on the screen ("4 都不对啊", "冇得一个对的", "都不是我要的").
+NONE_FITS = re.compile(r"都不|一个都|没有?一个|冇得?一个|没得一个|都没|不是我要|不是我想|没有对|冇对|都错|不对")
+# A no, then what they will do instead ("不用了 我自己去镇上问"): still a no.
+NO_LEAD = re.compile(r"\s*(?:不用了|不用|不要了|不需要|算了吧|唔使)[\s，,。.!！]+(?!.*[吗么？?]$)\S")
+CANCEL = frozenset("算了 不办了 不弄了 取消 不要办了 不问了 算了算了 我不办了 不申请了 退出 停止".split())
+# Intents with few examples and few ways to say them: without one of their words, a message is
+# not one of them ("哪里领" asks where to apply, not "来源是哪里").
+GUARDS = {
+    "ask_sources": re.compile(r"来源|出处|文件|依据|根据|哪来|哪里来|从哪|谁说|谁定|规定的|哪里看到|哪里查到"),
+    "voice_on": re.compile(r"念|读|说|讲|语音|声音|听|播"),
+    "voice_off": re.compile(r"念|读|说|讲|语音|声音|听|播|吵|打字|文字|字"),
+    "voice_shorter": re.compile(r"短|长|简单|重点|多|少"),
+    "voice_slower": re.compile(r"慢|快|听不清|跟不上"),
+    "voice_repeat": re.compile(r"再|重|遍|一次|没听|冇听|听不清"),
+    "voice_no_source": re.compile(r"来源|出处|文件|名"),
+}
+# …and words that make a message something else even with one of those ("这个规划的钱从哪里来"
+# asks where the money comes from, not for the answer's source).
+NOT_GUARDED = {
+    "ask_sources": re.compile(r"钱|经费|资金|投入|预算|拨款"),
+}
+# The words of a follow-up that could follow any answer ("去哪里领", "要带么子", "多久能批"): what
+# is left without them is what the follow-up is about ("养老保险呢" is about 养老保险).
+_GENERIC_WORDS = (
+    "那么 那 还有 呢 吗 么 嘛 啊 呀 哦 了 的 我 我们 他 她 要 想 能 可以 可不可以 能不能 "
+    "会不会 是不是 有冇 有没有 冇 没 不 "
+    "哪里 哪儿 哪 去哪 在哪 去哪里 在哪里 什么地方 怎么 咋个 咋 怎样 如何 "
+    "么子 什么 啥 几多 多少 多久 几时 什么时候 几天 几个月 "
+    "领 办 申请 弄 搞 交 带 拿 给 去 找 问 批 批下来 下来 钱 收费 要钱 免费 材料 东西 条件 手续 流程 一下 这个 那个"
+).split()
+GENERIC = re.compile("|".join(sorted(_GENERIC_WORDS, key=len, reverse=True)))
+# Words of the plan's own: a message with one is not out of scope (unless the person is not disabled).
+IN_DOMAIN = re.compile(
+    r"低保|残疾|残废|残联|特困|两项补贴|护理补贴|生活补贴|助听器|轮椅|盲杖|假肢|特教|特殊教育|送教|"
+    r"康复|自闭|孤独症|聋|盲人|哑|瘫|智障|评残|托养"
+)
+NOT_DISABLED = re.compile(r"(?:冇|没|没有|不是|无|并非|不算)残疾")
+# A story that asks to know ("我是问", "这合法吗"), not for someone to act ("帮我…", "派个人来").
+ASKING = re.compile(
+    r"我是问|只是问|就是问|就问|想问问|问一下|问下|请问|想了解|打听|合法吗|合不合法|犯法吗|违法吗|有道理冇|有没有道理|"
+    r"(?:有冇|有没有|有无)\S{0,4}(?:补助|补贴|资助|优惠|政策|培训|减免|规定|限制)"
+)
+# Asking for the answers aloud, whatever else the message says ("帮我读出来 我在煮饭").
+READ_ALOUD = re.compile(r"读出来|念出来|念给我听|读给我听|讲给我听|说给我听|发语音|用语音")
+# Passing something on to the staff who handle their request ("给工作人员留个话", "转告来的人"):
+# an addition, unless it is a new need ("…讲一声 我想申请…").
+PASS_ON = re.compile(
+    r"(?:跟|和|给|告诉)(?:工作人员|他们|你们的人|来的人|那边|上门的人)(?:讲|说|留|带)|转告|留个话|留句话|捎个话|"
+    r"带个话|带句话|补充一下|再补充|加上去|加一句|也写上|写上去"
+)
+NEW_NEED = re.compile(r"申请|想办|要办")
+# Thanks and a goodbye together close the conversation ("谢谢 再见").
+BYE = re.compile(r"再见|拜拜|再会|先这样|下次再|走了")
+ACTING = re.compile(
+    r"帮我|帮忙|帮帮|帮她|帮他|帮我们|派|替我|给我办|给我查|查一下|查查|来看|来一趟|上门|处理|解决|麻烦你们|请你们|请工作人员|"
+    r"申请一下|我要申请|我想申请|告诉工作人员|转告|联系我"
+)
+# A follow-up that names its new topic first ("养老保险呢 …", "那医保呢 …").
+FOLLOWUP_LEAD = re.compile(r"\s*(?:那|还有)?\s*\S{1,6}呢(?:[\s，,？?]|$)")
+# After the urgent reply: still in danger and asking what to do now.
+# (where they are or a phone is a detail for the ticket, not this).
+WHAT_NOW = re.compile(
+    r"怎么办|咋办|咋个办|怎么搞|么子办法|还要多久|快点|快来|来人|来了冇|来了没|人呢|还冇来|还没来|救|"
+    r"帮忙|帮我|帮帮|能帮|帮下|找人|派人|派个人"
+)
+# A greeting and nothing else: a way of addressing someone, then 好 / 早 / 您好.
+GREETING = re.compile(
+    r"(?:(?:老师|领导|同志|医生|干部|师傅|大家|各位|你们|您|你|阿姨|叔叔|老板|工作人员|小妹|妹子|后生)们?"
+    r"(?:好|早|早上好|上午好|中午好|下午好|晚上好)|早上好|上午好|中午好|下午好|晚上好|您好|你好)"
+    r"(?:啊|呀|哇|哦|吖)?"
+)
