@@ -21,7 +21,10 @@ NO = frozenset(
 # "None of these" with a menu on the screen ("4 都不对啊", "冇得一个对的", "都不是我要的").
 NONE_FITS = re.compile(r"都不|一个都|没有?一个|冇得?一个|没得一个|都没|不是我要|不是我想|没有对|冇对|都错|不对")
 # A no, then what they will do instead ("不用了 我自己去镇上问"): still a no.
-NO_LEAD = re.compile(r"\s*(?:不用了|不用|不要了|不需要|算了吧|唔使)[\s，,。.!！]+(?!.*[吗么？?]$)\S")
+# Not when what follows asks for something ("不用了 我要转人工", "不要了 帮我申请…").
+NO_LEAD = re.compile(
+    r"\s*(?:不用了|不用|不要了|不需要|算了吧|唔使)[\s，,。.!！]+(?!.*[吗么？?]$)(?!.*(?:人工|工作人员|真人|转|帮|申请|找人))\S"
+)
 CANCEL = frozenset("算了 不办了 不弄了 取消 不要办了 不问了 算了算了 我不办了 不申请了 退出 停止".split())
 # Intents with few examples and few ways to say them: without one of their words, a message is
 # not one of them ("哪里领" asks where to apply, not "来源是哪里").

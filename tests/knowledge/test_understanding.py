@@ -12,6 +12,7 @@ from knowledge.understanding import Candidate, Context, Params, decide, short_re
 
 MENU = Context(pending={"type": "clarify", "options": ["a", "b", "c"]})
 OFFER = Context(pending={"type": "offer_staff", "question": "…"})
+AFTER_ANSWER = Context(topic="nursing-subsidy")
 
 
 @pytest.mark.parametrize(
@@ -40,6 +41,17 @@ OFFER = Context(pending={"type": "offer_staff", "question": "…"})
         ("我妈70岁了呢？能申请吗", MENU, None),
         ("2", Context(), None),
         ("好", Context(), None),
+        # a no and what they will do instead is a no, with or without a question open; a no
+        # followed by asking for something is not
+        ("不用了 我自己去镇上问", Context(), "deny"),
+        ("不用了，我让崽去问", OFFER, "deny"),
+        ("不要了 我要转人工", OFFER, None),
+        ("不用了 能不能帮我申请", Context(), None),
+        # right after an answer (no options on the screen): it missed; without an answer, nothing
+        ("冇一个对的", AFTER_ANSWER, "deny"),
+        ("你这个答非所问", AFTER_ANSWER, "deny"),
+        ("冇一个对的", Context(), None),
+        ("是不是都不对啊 对吗", AFTER_ANSWER, None),
     ],
 )
 def test_short_replies_are_read_in_context(text: str, context: Context, intent: str | None) -> None:
@@ -56,6 +68,9 @@ def test_short_replies_are_read_in_context(text: str, context: Context, intent: 
         ("我崽放学冇回来", {"missing"}, False),
         ("我不想活了", {"crisis"}, True),
         ("邻居把他锁在屋里几天没吃", {"neglect"}, True),
+        ("崽放学几个钟头了还冇到屋", {"missing"}, False),
+        ("房东把我赶出来了 冇地方去", {"neglect"}, False),
+        ("今晚只能露宿了", {"neglect"}, True),
     ],
 )
 def test_danger_words_name_their_kind(text: str, kinds: set[str], strong: bool) -> None:
