@@ -71,6 +71,7 @@ def test_short_replies_are_read_in_context(text: str, context: Context, intent: 
         ("崽放学几个钟头了还冇到屋", {"missing"}, False),
         ("房东把我赶出来了 冇地方去", {"neglect"}, False),
         ("今晚只能露宿了", {"neglect"}, True),
+        ("他们把我哥绑在树上", {"police"}, True),
     ],
 )
 def test_danger_words_name_their_kind(text: str, kinds: set[str], strong: bool) -> None:
@@ -151,6 +152,12 @@ def test_what_happens_now_is_not_a_story_of_the_past() -> None:
     assert not danger.find("去年申请过补贴 刚才他在厕所摔了 头上好多血").past
 
 
-@pytest.mark.parametrize("text", ["真的熬不下去了 这日子不想过了", "那我活着还有么子意思", "我想不开"])
+@pytest.mark.parametrize(
+    "text", ["真的熬不下去了 这日子不想过了", "那我活着还有么子意思", "我想不开", "冇人管 再过几天我也就不在了"]
+)
 def test_despair_in_residents_words_is_crisis_talk(text: str) -> None:
     assert danger.find(text).crisis
+
+
+def test_a_relative_who_passed_away_is_not_crisis_talk() -> None:
+    assert not danger.find("我妈前年就不在了 现在我一个人带崽").crisis
