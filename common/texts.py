@@ -11,8 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from common import yamlfile
 from common.config import ROOT
 
 DOMAIN = ROOT / "domain.yml"
@@ -20,7 +19,7 @@ TEXTS = ROOT / "texts.yml"
 
 
 def _read(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return yamlfile.read(path) or {}
 
 
 @lru_cache(maxsize=1)

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-import yaml
+from common import yamlfile
 
 HERE = Path(__file__).resolve().parent
 ENTRIES_DIR = HERE / "entries"
@@ -285,7 +285,7 @@ def source_problems(source: Source, fact_sheet: Path | None = None) -> list[str]
 
 
 def _load_sources() -> dict[str, Source]:
-    raw = yaml.safe_load(SOURCES_FILE.read_text(encoding="utf-8")) or {}
+    raw = yamlfile.read(SOURCES_FILE) or {}
     out: dict[str, Source] = {}
     for key, spec in raw.items():
         kind = spec.get("kind", "")
@@ -398,13 +398,13 @@ def check_sources(entries: list[Entry] | tuple[Entry, ...], sources: dict[str, S
 @lru_cache(maxsize=1)
 def load() -> KnowledgeBase:
     """Read and check every knowledge file (cached for the life of the process)."""
-    ids = yaml.safe_load(IDS_FILE.read_text(encoding="utf-8"))
-    areas = yaml.safe_load(AREAS_FILE.read_text(encoding="utf-8"))
+    ids = yamlfile.read(IDS_FILE)
+    areas = yamlfile.read(AREAS_FILE)
     sources = _load_sources()
     files = sorted(ENTRIES_DIR.glob("*.yml"))
     entries: list[Entry] = []
     for path in files:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yamlfile.read(path) or {}
         for raw in doc.get("entries") or []:
             entries.append(_entry(raw, path.name, sources, ids))
     keys = [e.key for e in entries]
@@ -464,5 +464,5 @@ def load_emergency() -> tuple[EmergencyLine, ...]:
     """The urgent reply's lines (`knowledge/emergency.yml`), each checked: at most 25
     characters, a known non-plan source. `knowledge.truth` checks that every number in a
     line is in its source's excerpts; `make test` runs it, so a wrong number never ships."""
-    raw = yaml.safe_load(EMERGENCY_FILE.read_text(encoding="utf-8")) or {}
+    raw = yamlfile.read(EMERGENCY_FILE) or {}
     return _emergency_lines(raw, load().sources)

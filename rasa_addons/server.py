@@ -1,14 +1,16 @@
 """The Rasa server process: `python -m rasa_addons.server run …` is `rasa run …` with two fixes,
 started safely.
 
-Before Rasa starts (`prepare`): files it creates are private (umask 077); the
-configuration is checked (a bad variable stops it, naming the variable); the tracker
-store and the lock store must answer (TRACKER_STORE_URL, LOCK_STORE_URL: otherwise one
-line naming the variable, exit status 2, instead of a traceback later); endpoints.yml's
-variables are set (ACTION_ENDPOINT_URL, ACTIONS_TOKEN); request bodies are capped
-(SANIC_REQUEST_MAX_SIZE, 1 MB); and the HTTP API is switched on only when there is a
-RASA_TOKEN (from the environment or `<data>/secrets/`), which is handed to Rasa inside
-this process — never on the command line, where `ps` would show it to every local user.
+Before Rasa starts, and before its core (TensorFlow) is even imported, so that a bad
+setting stops the process in about a second (`prepare`): files it creates are private
+(umask 077); the configuration is checked (a bad variable stops it, naming the
+variable); the tracker store and the lock store must answer (TRACKER_STORE_URL,
+LOCK_STORE_URL: otherwise one line naming the variable, exit status 2, instead of a
+traceback later); endpoints.yml's variables are set (ACTION_ENDPOINT_URL, ACTIONS_TOKEN);
+request bodies are capped (SANIC_REQUEST_MAX_SIZE, 1 MB); and the HTTP API is switched on
+only when there is a RASA_TOKEN (from the environment or `<data>/secrets/`), which is
+handed to Rasa inside this process — never on the command line, where `ps` would show it
+to every local user.
 
 Both were found by profiling (BENCHMARKS.md) and both keep Rasa's behaviour otherwise.
 
@@ -36,23 +38,22 @@ import functools
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rasa
 from jsonschema import exceptions, validators
-from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActiveLoop, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
 from common.config import settings_or_exit
-from rasa_addons import context
+
+if TYPE_CHECKING:
+    from rasa.core.actions.action import RemoteAction
 
 RECENT_TURNS = 10  # user turns of events the action server receives
 FORM_RUN_TURNS = 60  # at most this far back for the start of a form run
-RASA_VALIDATE = RemoteAction._validate_action_result  # Rasa's own methods, kept for uninstall()
-RASA_CALL_FORMAT = RemoteAction._action_call_format
 _HINT = (
     ". Failed to validate Action server response from API, make sure your response from the Action "
     f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
@@ -60,9 +61,29 @@ _HINT = (
 
 
 @functools.cache
+def _rasa_core() -> tuple[type[RemoteAction], Any, Any]:
+    """Rasa's RemoteAction and its own two methods (kept for uninstall()), imported on first use:
+    Rasa's core brings in TensorFlow (seconds of CPU), and `prepare` stops a server with a bad
+    configuration or an unreachable store before that."""
+    from rasa.core.actions.action import RemoteAction
+
+    return RemoteAction, RemoteAction._validate_action_result, RemoteAction._action_call_format
+
+
+_LAZY = {"RemoteAction": 0, "RASA_VALIDATE": 1, "RASA_CALL_FORMAT": 2}
+
+
+def __getattr__(name: str) -> Any:
+    """`RemoteAction`, and Rasa's own methods `RASA_VALIDATE`, `RASA_CALL_FORMAT` (see _rasa_core)."""
+    if name in _LAZY:
+        return _rasa_core()[_LAZY[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@functools.cache
 def response_validator() -> Any:
     """Rasa's action-response schema, checked and compiled once per process."""
-    spec = RemoteAction.action_response_format_spec()
+    spec = _rasa_core()[0].action_response_format_spec()
     cls = validators.validator_for(spec)
     cls.check_schema(spec)
     return cls(spec)
@@ -130,15 +151,21 @@ def _action_call_format(self: RemoteAction, tracker: DialogueStateTracker, domai
 
 def install() -> None:
     """Use both fixes in this process (idempotent)."""
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
-    RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
+    from rasa_addons import context
+
+    remote_action, _, _ = _rasa_core()
+    remote_action._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    remote_action._action_call_format = _action_call_format  # type: ignore[method-assign]
     context.install()  # the understanding step reads the dialogue state (rasa_addons/context.py)
 
 
 def uninstall() -> None:
     """Back to Rasa's own methods (for tests)."""
-    RemoteAction._validate_action_result = RASA_VALIDATE  # type: ignore[method-assign]
-    RemoteAction._action_call_format = RASA_CALL_FORMAT  # type: ignore[method-assign]
+    from rasa_addons import context
+
+    remote_action, validate, call_format = _rasa_core()
+    remote_action._validate_action_result = validate  # type: ignore[method-assign]
+    remote_action._action_call_format = call_format  # type: ignore[method-assign]
     context.uninstall()
 
 
@@ -151,10 +178,11 @@ def prepare(argv: list[str]) -> list[str]:
     """Check and set what Rasa needs; the command line to run (with the API token added in-process)."""
     from common.logs import private_files
     from common.secrets import read_secret
-    from rasa_addons import lock_store, tracker_store
 
     private_files()
     cfg = settings_or_exit()
+    from rasa_addons import lock_store, tracker_store  # Rasa's stores: after the configuration is known good
+
     os.environ.setdefault("ACTION_ENDPOINT_URL", cfg.actions_url)
     os.environ["ACTIONS_TOKEN"] = read_secret(cfg, "actions_token")
     os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_SIZE))
@@ -182,10 +210,11 @@ def prepare(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Run Rasa's command line (`rasa run …`) with the fixes installed."""
+    """Run Rasa's command line (`rasa run …`) with the fixes installed (Rasa's core is imported
+    after `prepare`, which stops a misconfigured server in about a second)."""
+    argv = prepare(sys.argv[1:])
     from rasa.__main__ import main as rasa_main
 
-    argv = prepare(sys.argv[1:])
     install()
     sys.argv = ["rasa", *argv]  # this process's copy: /proc/<pid>/cmdline keeps the original
     rasa_main()

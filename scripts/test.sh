@@ -23,8 +23,13 @@ step "knowledge truth check"
 $PY -m knowledge.truth
 
 if [ "$FAST" = 1 ]; then
-  step "pytest (fast lane: no Rasa)"
-  exec $PY -m pytest -q -m "not rasa and not cluster" tests
+  # In parallel (pytest-xdist): one worker more than the machine has cores, because the
+  # bridge's fault tests mostly wait on real timeouts and backoff while the others compute;
+  # idle workers take queued tests from busy ones (worksteal). XUNWU_TEST_WORKERS overrides.
+  workers=${XUNWU_TEST_WORKERS:-$(( $(nproc) + 1 ))}
+  [ "$workers" -le 8 ] || workers=8
+  step "pytest (fast lane: no Rasa; $workers workers)"
+  exec $PY -m pytest -q -n "$workers" --dist worksteal -m "not rasa and not cluster" tests
 fi
 
 step "train (only if the inputs changed)"

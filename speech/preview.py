@@ -3,12 +3,13 @@
 For every entry (knowledge.base.load(), read now, so edits show at once) the first reply
 is built the way actions/answer.py builds it (domain.yml's utter_answer: answer, 来源,
 下一步, followed by the speech payload with the entry's `spoken` text), turned into its
-spoken form (speech.spoken.plan_for) and rendered with the real voice at the default
-rate; printed: key, seconds, and the text with ｜ where there is a pause, then the
-median, p90 and max. `--shorter`, `--slower`, `--no-sources` preview a listener's
-settings; `--written` reads the written answer and next step instead (no payload: what
-the voice said before entries had a spoken text); `--json` prints the figures as JSON.
-Exit status 1 when an entry misses the targets (TARGET_MEDIAN_S for the median answer,
+spoken form (speech.spoken.plan_for) and synthesised with the real voice at the default
+rate (speech.spoken.measure: the seconds its voice note lasts, without encoding one);
+printed: key, seconds, and the text with ｜ where there is a pause, then the median, p90
+and max. `--shorter`, `--slower`, `--no-sources` preview a listener's settings;
+`--written` reads the written answer and next step instead (no payload: what the voice
+said before entries had a spoken text); `--json` prints the figures as JSON. Exit status
+1 when an entry misses the targets (TARGET_MEDIAN_S for the median answer,
 TARGET_MAX_S for every answer).
 """
 
@@ -19,9 +20,7 @@ import json
 import math
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from common.texts import say
 
@@ -49,17 +48,17 @@ def speech_of(entry: object) -> dict[str, str]:
 
 
 def preview(entry: object, listener: object = None, rate: int | None = None, *, written: bool = False) -> Preview:
-    """Render one entry's first reply (in a temporary file) and measure it.
+    """Synthesise one entry's first reply and measure it (speech.spoken.measure: the seconds
+    of its voice note, which is not encoded).
 
     `written`: without the speech payload, i.e. the written answer and next step read out.
     """
-    from speech.spoken import Listener, plan_for, render, spoken_text
+    from speech.spoken import Listener, measure, plan_for, spoken_text
 
     listener = listener or Listener()
     pieces = plan_for(reply_text(entry), None if written else speech_of(entry), listener)  # type: ignore[arg-type]
-    with tempfile.TemporaryDirectory(prefix="speech-preview-") as tmp:
-        rendered = render(pieces, rate=listener.rate(rate), out=Path(tmp) / "preview.ogg")  # type: ignore[union-attr]
-    return Preview(entry.key, round(rendered.seconds, 1), spoken_text(pieces))  # type: ignore[attr-defined]
+    seconds = measure(pieces, rate=listener.rate(rate))  # type: ignore[union-attr]
+    return Preview(entry.key, round(seconds, 1), spoken_text(pieces))  # type: ignore[attr-defined]
 
 
 def percentile(values: list[float], pct: float) -> float:

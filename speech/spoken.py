@@ -25,7 +25,8 @@ answer only: a reply that carries the detail ("详细一点") is spoken as writt
 
 `render(plan)` synthesises every piece with the engine (speech.engine) and joins them with
 silence of the planned length into ONE OGG/Opus voice note, cached under
-`<data>/speech-cache/` by the plan, the engine and the rate. `voice_note(text, listener,
+`<data>/speech-cache/` by the plan, the engine and the rate; `measure(plan)` gives the seconds
+the same audio lasts without encoding it (speech.preview). `voice_note(text, listener,
 speech=payload)` does both. `listener_request(text)` recognises what residents say about
 the speech itself ("念短一点", "说慢点", "再念一遍", "来源不用念", "来源是哪里").
 """
@@ -39,6 +40,7 @@ import hashlib
 import json
 import re
 import sys
+import tempfile
 import uuid
 import wave
 from dataclasses import asdict, dataclass, replace
@@ -481,6 +483,31 @@ def plan_key(pieces: Plan, engine_name: str, rate: int) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _joined(pieces: Plan, voice: Any, rate: int, tmp_dir: Path, stem: str) -> tuple[bytes, int]:
+    """The pieces synthesised one by one (WAVs in `tmp_dir`, removed again), each with the
+    engine's own silence trimmed and its planned pause after it: 16-bit mono PCM, sample rate."""
+    parts: list[bytes] = []
+    sample_rate = 0
+    made: list[Path] = []
+    try:
+        for i, piece in enumerate(pieces):
+            wav = tmp_dir / f"{stem}.{i}.wav"
+            made.append(wav)
+            voice.synthesize(piece.text, wav, rate=rate)
+            frames, sr = _wav_frames(wav)
+            if sample_rate and sr != sample_rate:
+                raise SpeechError("the engine changed its sample rate between pieces")
+            sample_rate = sr
+            parts.append(_trim_silence(frames, sr))
+            if piece.pause > 0:
+                parts.append(b"\x00\x00" * int(piece.pause * sr))
+    finally:
+        for path in made:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+    return b"".join(parts), sample_rate
+
+
 def render(pieces: Plan, *, rate: int | None = None, out: Path | None = None) -> Rendered:
     """Synthesise the pieces, join them with their silences, encode ONE OGG/Opus voice note.
 
@@ -497,26 +524,10 @@ def render(pieces: Plan, *, rate: int | None = None, out: Path | None = None) ->
     if out is None and target.is_file() and meta.is_file():
         return Rendered(target, float(json.loads(meta.read_text())["seconds"]), cached=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = target.parent
     stem = f".{key[:16]}.{uuid.uuid4().hex[:8]}"
-    parts: list[bytes] = []
-    sample_rate = 0
-    made: list[Path] = []
+    audio, sample_rate = _joined(pieces, voice, rate, target.parent, stem)
+    joined = target.parent / f"{stem}.joined.wav"
     try:
-        for i, piece in enumerate(pieces):
-            wav = tmp_dir / f"{stem}.{i}.wav"
-            made.append(wav)
-            voice.synthesize(piece.text, wav, rate=rate)
-            frames, sr = _wav_frames(wav)
-            if sample_rate and sr != sample_rate:
-                raise SpeechError("the engine changed its sample rate between pieces")
-            sample_rate = sr
-            parts.append(_trim_silence(frames, sr))
-            if piece.pause > 0:
-                parts.append(b"\x00\x00" * int(piece.pause * sr))
-        joined = tmp_dir / f"{stem}.joined.wav"
-        made.append(joined)
-        audio = b"".join(parts)
         with wave.open(str(joined), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
@@ -525,12 +536,23 @@ def render(pieces: Plan, *, rate: int | None = None, out: Path | None = None) ->
         seconds = len(audio) / 2 / sample_rate
         _encode_opus(joined, target)
     finally:
-        for path in made:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            joined.unlink()
     if out is None:
         meta.write_text(json.dumps({"seconds": round(seconds, 3)}), encoding="utf-8")
     return Rendered(target, seconds, cached=False)
+
+
+def measure(pieces: Plan, *, rate: int | None = None) -> float:
+    """The seconds `render` gives the pieces (synthesised with the same engine and rate, joined
+    with the same silences), without encoding a voice note: what previews and benchmarks need."""
+    if not pieces:
+        raise ValueError("nothing to say")
+    voice = engines.current()
+    rate = clamp_rate(rate)
+    with tempfile.TemporaryDirectory(prefix="speech-measure-") as tmp:
+        audio, sample_rate = _joined(pieces, voice, rate, Path(tmp), "piece")
+    return len(audio) / 2 / sample_rate
 
 
 async def voice_note(

@@ -4,18 +4,17 @@ the action server's request differs from Rasa's only by leaving out events older
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
 from jsonschema import ValidationError
-from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa_sdk import Tracker
 
 from common.config import ROOT
-from rasa_addons import server as rasa_server
 
 VALID: list[dict[str, Any]] = [
     {},
@@ -37,8 +36,18 @@ INVALID: list[dict[str, Any]] = [
 ]
 
 
-def _outcome(result: dict[str, Any]) -> str:
-    action = RemoteAction("action_answer", None)
+@pytest.fixture(scope="module")
+def rasa_server() -> ModuleType:
+    """rasa_addons.server, imported when a test here runs, not when the tests are collected: it
+    brings in Rasa's core and TensorFlow (~5 s of CPU), which every worker of `make test-fast`
+    would pay for while collecting."""
+    from rasa_addons import server
+
+    return server
+
+
+def _outcome(rasa_server: ModuleType, result: dict[str, Any]) -> str:
+    action = rasa_server.RemoteAction("action_answer", None)
     try:
         return str(action._validate_action_result(result))
     except ValidationError as e:
@@ -46,32 +55,32 @@ def _outcome(result: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def installed() -> Iterator[None]:
+def installed(rasa_server: ModuleType) -> Iterator[None]:
     rasa_server.install()
     yield
     rasa_server.uninstall()
 
 
 @pytest.mark.parametrize("result", VALID + INVALID)
-def test_same_verdict_and_message_as_rasa(result: dict[str, Any]) -> None:
+def test_same_verdict_and_message_as_rasa(rasa_server: ModuleType, result: dict[str, Any]) -> None:
     rasa_server.uninstall()
-    expected = _outcome(result)
+    expected = _outcome(rasa_server, result)
     rasa_server.install()
     try:
-        assert _outcome(result) == expected
+        assert _outcome(rasa_server, result) == expected
     finally:
         rasa_server.uninstall()
 
 
-def test_invalid_answers_are_still_rejected(installed: None) -> None:
+def test_invalid_answers_are_still_rejected(rasa_server: ModuleType, installed: None) -> None:
     for result in INVALID:
         with pytest.raises(ValidationError, match="Failed to validate Action server response"):
-            RemoteAction("action_answer", None)._validate_action_result(result)
+            rasa_server.RemoteAction("action_answer", None)._validate_action_result(result)
 
 
-def test_schema_is_compiled_once(installed: None) -> None:
+def test_schema_is_compiled_once(rasa_server: ModuleType, installed: None) -> None:
     assert rasa_server.response_validator() is rasa_server.response_validator()
-    assert RemoteAction._validate_action_result is not rasa_server.RASA_VALIDATE
+    assert rasa_server.RemoteAction._validate_action_result is not rasa_server.RASA_VALIDATE
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +112,8 @@ def _conversation(domain: Domain, turns: int) -> DialogueStateTracker:
     return DialogueStateTracker.from_events("s1", events, slots=domain.slots)
 
 
-def _both(tracker: DialogueStateTracker, domain: Domain) -> tuple[dict, dict]:
-    action = RemoteAction("validate_help_form", None)
+def _both(rasa_server: ModuleType, tracker: DialogueStateTracker, domain: Domain) -> tuple[dict, dict]:
+    action = rasa_server.RemoteAction("validate_help_form", None)
     rasa_server.uninstall()
     theirs = action._action_call_format(tracker, domain)
     rasa_server.install()
@@ -115,14 +124,14 @@ def _both(tracker: DialogueStateTracker, domain: Domain) -> tuple[dict, dict]:
     return theirs, ours
 
 
-def test_short_conversation_request_is_exactly_rasas(domain: Domain) -> None:
-    theirs, ours = _both(_conversation(domain, rasa_server.RECENT_TURNS - 3), domain)
+def test_short_conversation_request_is_exactly_rasas(rasa_server: ModuleType, domain: Domain) -> None:
+    theirs, ours = _both(rasa_server, _conversation(domain, rasa_server.RECENT_TURNS - 3), domain)
     assert ours == theirs
 
 
-def test_long_conversation_sends_only_recent_events(domain: Domain) -> None:
+def test_long_conversation_sends_only_recent_events(rasa_server: ModuleType, domain: Domain) -> None:
     tracker = _conversation(domain, 40)
-    theirs, ours = _both(tracker, domain)
+    theirs, ours = _both(rasa_server, tracker, domain)
     sent = ours["tracker"]["events"]
     assert sum(e["event"] == "user" for e in sent) == rasa_server.RECENT_TURNS
     assert sent == theirs["tracker"]["events"][-len(sent) :]  # the same tail, unchanged
@@ -142,14 +151,14 @@ def test_long_conversation_sends_only_recent_events(domain: Domain) -> None:
     assert mine.latest_action_name == full.latest_action_name
 
 
-def test_recent_events_counts_user_turns() -> None:
+def test_recent_events_counts_user_turns(rasa_server: ModuleType) -> None:
     events = [ActionExecuted("action_listen"), UserUttered("a"), BotUttered("x"), UserUttered("b"), BotUttered("y")]
     assert rasa_server.recent_events(events, turns=1) == events[3:]
     assert rasa_server.recent_events(events, turns=2) == events[1:]
     assert rasa_server.recent_events(events, turns=5) == events
 
 
-def test_only_the_submit_reads_back_to_the_start_of_the_form_run(domain: Domain) -> None:
+def test_only_the_submit_reads_back_to_the_start_of_the_form_run(rasa_server: ModuleType, domain: Domain) -> None:
     tracker = _conversation(domain, 4)
     tracker.update_with_events([UserUttered(f"补充{i}") for i in range(rasa_server.RECENT_TURNS + 2)], domain)
     events = list(tracker.events)

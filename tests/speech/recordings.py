@@ -31,6 +31,19 @@ def voice_note(samples: np.ndarray, path: Path, rate: int = RATE) -> Path:
     return path
 
 
+_made: dict[tuple[float, float], bytes] = {}
+
+
+def long_noise_note(path: Path, seconds: float = 600, level: float = 0.05) -> Path:
+    """`voice_note(noise(seconds, level), path)`, encoded once per process (ten minutes take
+    opusenc several seconds) and written again for each later call."""
+    if (seconds, level) not in _made:
+        _made[seconds, level] = voice_note(noise(seconds, level), path).read_bytes()
+    else:
+        path.write_bytes(_made[seconds, level])
+    return path
+
+
 def decode(path: Path, rate: int = RATE) -> np.ndarray:
     """A clip's samples, mono float32 at `rate`."""
     resampler = av.audio.resampler.AudioResampler(format="flt", layout="mono", rate=rate)

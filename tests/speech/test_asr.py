@@ -154,7 +154,7 @@ BAD = {
     "silence": lambda p: recordings.voice_note(recordings.silence(3), p),
     "noise": lambda p: recordings.voice_note(recordings.noise(4), p),
     "music": lambda p: recordings.voice_note(recordings.music(6), p),
-    "ten_minutes": lambda p: recordings.voice_note(recordings.noise(600, 0.05), p),
+    "ten_minutes": lambda p: recordings.long_noise_note(p, 600),
     "too_short": lambda p: recordings.voice_note(recordings.noise(0.1), p),
     "corrupt": lambda p: p.write_bytes((CLIPS_DIR / "find-staff.ogg").read_bytes()[:300] + bytes(range(256)) * 8),
     "truncated": lambda p: p.write_bytes((CLIPS_DIR / "find-staff.ogg").read_bytes()[:60]),
@@ -215,7 +215,7 @@ def test_every_reason_has_a_short_reply_that_offers_a_person(reason: str, name: 
 
 
 def test_ten_minutes_are_refused_before_decoding(tmp_path: Path) -> None:
-    path = recordings.voice_note(recordings.noise(600, 0.05), tmp_path / "long.ogg")
+    path = recordings.long_noise_note(tmp_path / "long.ogg", 600)
     result = asr.transcribe(path)
     assert result.reason == "too_long"
     assert result.audio_seconds == pytest.approx(600, abs=1)
