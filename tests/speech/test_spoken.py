@@ -228,10 +228,10 @@ def test_render_is_cached_by_plan_engine_and_rate(data_dir: Path) -> None:
     assert again.path == first.path != slower.path
     assert slower.seconds > first.seconds
     assert first.path.parent == data_dir / "speech-cache"
-    # what previews measure (without encoding) is what the voice note lasts, to within the few
-    # milliseconds by which the engine's output varies from one call to the next
-    assert spoken.measure(plan) == pytest.approx(first.seconds, abs=0.05)
-    assert spoken.measure(plan, rate=120) == pytest.approx(slower.seconds, abs=0.05)
+    # what previews measure (without encoding) is what the voice note lasts, to within what the
+    # engine's output varies from one call to the next (milliseconds; a missing pause is 0.3 s)
+    assert spoken.measure(plan) == pytest.approx(first.seconds, abs=0.1)
+    assert spoken.measure(plan, rate=120) == pytest.approx(slower.seconds, abs=0.1)
     with pytest.raises(ValueError):
         spoken.measure([])
 
