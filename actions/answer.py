@@ -20,8 +20,9 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.pending import HANDLERS
-from common.choices import MISSED, digit_choice, numbered
+from common.choices import digit_choice, numbered
 from knowledge.base import Entry, load
+from knowledge.cues import MISSED
 from tickets.fields import MAX_TEXT
 
 logger = logging.getLogger(__name__)

@@ -21,13 +21,6 @@ _CN_DIGITS = {
 }
 
 
-# "冇一个对的" / "不是问这个" right after an answer (no options on screen): that answer missed.
-MISSED = re.compile(
-    r"冇一个对|没一个对|都不对|都不是|不是问这个|不是这个意思|答非所问|不是我问的|我不是问这|牛头不对马嘴"
-    r"|讲的不对|说的不对|不是我要的|不是我想问|你没听懂|你冇听懂"
-)
-
-
 def fold(text: str) -> str:
     """Full-width to half-width, trimmed (for digits typed on Chinese keyboards)."""
     return unicodedata.normalize("NFKC", text or "").strip()

@@ -20,6 +20,11 @@ NO = frozenset(
 )
 # "None of these" with a menu on the screen ("4 都不对啊", "冇得一个对的", "都不是我要的").
 NONE_FITS = re.compile(r"都不|一个都|没有?一个|冇得?一个|没得一个|都没|不是我要|不是我想|没有对|冇对|都错|不对")
+# "冇一个对的" / "不是问这个" right after an answer (no options on screen): that answer missed.
+MISSED = re.compile(
+    r"冇一个对|没一个对|都不对|都不是|不是问这个|不是这个意思|答非所问|不是我问的|我不是问这|牛头不对马嘴"
+    r"|讲的不对|说的不对|不是我要的|不是我想问|你没听懂|你冇听懂"
+)
 # A no, then what they will do instead ("不用了 我自己去镇上问"): still a no.
 # Not when what follows asks for something ("不用了 我要转人工", "不要了 帮我申请…").
 NO_LEAD = re.compile(
@@ -63,6 +68,10 @@ ASKING = re.compile(
     r"我是问|只是问|就是问|就问|想问问|问一下|问下|请问|想了解|打听|合法吗|合不合法|犯法吗|违法吗|有道理冇|有没有道理|"
     r"(?:有冇|有没有|有无)\S{0,4}(?:补助|补贴|资助|优惠|政策|培训|减免|规定|限制)"
 )
+ACTING = re.compile(
+    r"帮我|帮忙|帮帮|帮她|帮他|帮我们|派|替我|给我办|给我查|查一下|查查|来看|来一趟|上门|处理|解决|麻烦你们|请你们|请工作人员|"
+    r"申请一下|我要申请|我想申请|告诉工作人员|转告|联系我"
+)
 # Asking for the answers aloud, whatever else the message says ("帮我读出来 我在煮饭").
 READ_ALOUD = re.compile(r"读出来|念出来|念给我听|读给我听|讲给我听|说给我听|发语音|用语音")
 # Passing something on to the staff who handle their request ("给工作人员留个话", "转告来的人"):
@@ -74,10 +83,6 @@ PASS_ON = re.compile(
 NEW_NEED = re.compile(r"申请|想办|要办")
 # Thanks and a goodbye together close the conversation ("谢谢 再见").
 BYE = re.compile(r"再见|拜拜|再会|先这样|下次再|走了")
-ACTING = re.compile(
-    r"帮我|帮忙|帮帮|帮她|帮他|帮我们|派|替我|给我办|给我查|查一下|查查|来看|来一趟|上门|处理|解决|麻烦你们|请你们|请工作人员|"
-    r"申请一下|我要申请|我想申请|告诉工作人员|转告|联系我"
-)
 # A follow-up that names its new topic first ("养老保险呢 …", "那医保呢 …").
 FOLLOWUP_LEAD = re.compile(r"\s*(?:那|还有)?\s*\S{1,6}呢(?:[\s，,？?]|$)")
 # After the urgent reply: still in danger and asking what to do now.

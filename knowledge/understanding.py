@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from common.choices import MISSED, digit_choice, fold
+from common.choices import digit_choice, fold
 from knowledge import danger
 from knowledge.base import KnowledgeBase
 from knowledge.cues import (
@@ -53,6 +53,7 @@ from knowledge.cues import (
     GREETING,
     GUARDS,
     IN_DOMAIN,
+    MISSED,
     NEW_NEED,
     NO,
     NO_LEAD,
@@ -171,14 +172,12 @@ def short_reply(text: str, context: Context) -> str | None:
     s = squash(text)
     if s in CANCEL:
         return "cancel"
+    if NO_LEAD.match(text):
+        return "deny"  # "不用了 我自己去镇上问", with or without a question open
     if context.pending is None:
-        if NO_LEAD.match(text):
-            return "deny"
         if context.topic and len(s) <= 12 and MISSED.search(s) and not re.search(r"[吗么]$", s):
             return "deny"  # action_answer offers a person for the question that answer missed
         return None
-    if NO_LEAD.match(text):
-        return "deny"
     if digit_choice(text) is not None:
         return "choose"
     if context.pending.get("type") == "clarify" and len(s) <= 12 and NONE_FITS.search(s):
@@ -486,8 +485,7 @@ class Understanding:
         followup = topic is not None
         if topic is not None:
             with_topic = self.entry_probabilities([f"{topic.title} {text}"], topic_vector)[0]
-            rest = GENERIC.sub("", squash(normalise(text)))
-            short = len(squash(text)) <= self.params.short_chars and len(rest) < 2
+            short = len(squash(text)) <= self.params.short_chars and len(_own_words(text)) < 2
             mix = self.params.context_mix_short if short else self.params.context_mix
             p = (1 - mix) * p + mix * with_topic
         by_id = np.zeros(len(self._id_order))
@@ -531,6 +529,11 @@ def _in_domain(folded: str) -> bool:
     return bool(IN_DOMAIN.search(folded)) and not NOT_DISABLED.search(folded)
 
 
+def _own_words(text: str) -> str:
+    """What a follow-up says once the words that could follow any answer go ("养老保险呢" → 养老保险)."""
+    return GENERIC.sub("", squash(normalise(text)))
+
+
 def _few_words(text: str) -> bool:
-    """A follow-up whose own words are few once the generic ones go ("贷款呢", "养老保险呢")."""
-    return len(GENERIC.sub("", squash(normalise(text)))) <= 4
+    """A follow-up whose own words are few ("贷款呢", "养老保险呢")."""
+    return len(_own_words(text)) <= 4
