@@ -198,14 +198,16 @@ def prepare(argv: list[str]) -> list[str]:
             print(f"error: {variable}={hide_password(value)!r} cannot be reached: {problem}", file=sys.stderr)
             raise SystemExit(2)
     argv = [a for a in argv if a != "--enable-api"]
-    if "--auth-token" in argv:
+    if any(a == "--auth-token" or a.startswith("--auth-token=") for a in argv):
         print(
             "error: pass RASA_TOKEN by environment or in <data>/secrets/rasa_token, not --auth-token", file=sys.stderr
         )
         raise SystemExit(2)
     token = read_secret(cfg, "rasa_token")
     if token and argv[:1] == ["run"]:
-        argv += ["--enable-api", "--auth-token", token]
+        # one argument with "=": a token may begin with "-" (token_urlsafe: 1 in 32), which
+        # argparse would take for an option if it stood alone
+        argv += ["--enable-api", f"--auth-token={token}"]
     return argv
 
 

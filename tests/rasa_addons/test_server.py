@@ -168,3 +168,27 @@ def test_only_the_submit_reads_back_to_the_start_of_the_form_run(rasa_server: Mo
     other = rasa_server.recent_events(events, form_run=False)
     assert submit[0] == events[start] and len(other) < len(submit)
     assert sum(isinstance(e, UserUttered) for e in other) == rasa_server.RECENT_TURNS
+
+
+@pytest.mark.parametrize("token", ["-Kq3x_token_that_starts_with_a_dash", "plain_token_1234567890"])
+def test_api_token_reaches_rasa_even_when_it_starts_with_a_dash(
+    rasa_server: ModuleType, tmp_path, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """A generated token begins with "-" about one time in 32; Rasa's own parser must still read it."""
+    from rasa.__main__ import create_argument_parser
+
+    monkeypatch.setenv("XUNWU_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RASA_TOKEN", token)
+    argv = rasa_server.prepare(["run", "--port", "5999", "--enable-api", "-m", "models/x.tar.gz"])
+    args = create_argument_parser().parse_args(argv)
+    assert args.auth_token == token
+    assert args.enable_api is True
+    assert args.port == 5999
+
+
+def test_a_token_on_the_command_line_is_refused(rasa_server: ModuleType, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XUNWU_DATA_DIR", str(tmp_path))
+    for argv in (["run", "--auth-token", "abc"], ["run", "--auth-token=abc"]):
+        with pytest.raises(SystemExit) as stopped:
+            rasa_server.prepare(argv)
+        assert stopped.value.code == 2
