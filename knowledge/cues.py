@@ -60,7 +60,7 @@ GENERIC = re.compile("|".join(sorted(_GENERIC_WORDS, key=len, reverse=True)))
 # Words of the plan's own: a message with one is not out of scope (unless the person is not disabled).
 IN_DOMAIN = re.compile(
     r"低保|残疾|残废|残联|特困|两项补贴|护理补贴|生活补贴|助听器|轮椅|盲杖|假肢|特教|特殊教育|送教|"
-    r"康复|自闭|孤独症|聋|盲人|哑|瘫|智障|评残|托养"
+    r"康复|自闭|孤独症|聋|盲人|哑|瘫|智障|评残|托养|辅具|辅助器具|无障碍|盲道|手语|残保金|助残|随班就读|危房"
 )
 NOT_DISABLED = re.compile(r"(?:冇|没|没有|不是|无|并非|不算)残疾")
 # A story that asks to know ("我是问", "这合法吗"), not for someone to act ("帮我…", "派个人来").

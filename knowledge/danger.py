@@ -49,6 +49,8 @@ KINDS: dict[str, tuple[str, ...]] = {
         "死了好",
         "死了就",
         "不如死",
+        "活着太累",
+        "想解脱",
     ),
     "police": (
         "绑在",
@@ -90,6 +92,13 @@ KINDS: dict[str, tuple[str, ...]] = {
         "发疯",
         "打老婆",
         "打老公",
+        "斧头",
+        "锄头打",
+        "弄死",
+        "搞死",
+        "放火",
+        "拳打脚踢",
+        "铁链",
     ),
     "medical": (
         "流血",
@@ -145,6 +154,20 @@ KINDS: dict[str, tuple[str, ...]] = {
         "送医院",
         "倒在地上",
         "倒地",
+        "中风",
+        "脑梗",
+        "心梗",
+        "羊癫疯",
+        "癫痫发作",
+        "蛇咬",
+        "被车撞",
+        "车祸",
+        "头破",
+        "发紫",
+        "透不过气",
+        "药吃多",
+        "吃错药",
+        "一整瓶",
     ),
     "fire": (
         "着火",
@@ -211,6 +234,10 @@ KINDS: dict[str, tuple[str, ...]] = {
         "没到家",
         "冇回屋",
         "没回屋",
+        "冇返屋",
+        "没返屋",
+        "冇见人",
+        "不见人",
     ),
     "neglect": (
         "关起来",
@@ -307,6 +334,8 @@ STRONG: frozenset[str] = frozenset(
         "睡大街",
     }
 )
+# A fever of 39 °C or more, in digits or words ("烧到40度", "发烧四十度").
+FEVER = re.compile(r"(?:烧|热)(?:到|了)?(?:39|40|41|42|三十九|四十)")
 # A fall that keeps someone down ("摔倒了起不来"); "起不来" alone is also how people describe
 # a bad knee when they ask for a handrail.
 FALL = re.compile(r"(?:摔|跌|倒|滑).{0,8}(?:起不来|爬不起来|动不了|不能动)")
@@ -316,7 +345,8 @@ CRISIS_STRONG = frozenset(
         "不想活 活不下去 想死 寻死 自杀 轻生 跳楼 跳河 喝农药 吃农药 安眠药 割腕 上吊 一了百了 "
         "活够了 不活了 死了算了 结束生命 撑不下去 熬不下去 日子不想过 不想过了 想不开 不如死 割脖子 "
         "活着没意思 活着冇意思 活着没什么意思 活着有什么意思 活着还有什么意思 活着还有么子意思 "
-        "我就不在了 我也就不在了 过几天就不在了 不在人世 离开这个世界 离开这个世上 见不到我了"
+        "我就不在了 我也就不在了 过几天就不在了 不在人世 离开这个世界 离开这个世上 见不到我了 "
+        "遗书 遗言 烧炭 敌敌畏 百草枯 割脉 不想再拖累"
     ).split()
 )
 # Words that put what follows in the past ("我爸三年前摔断了腿"): a weak danger word then
@@ -358,9 +388,11 @@ class Danger:
 
 
 def find(text: str) -> Danger:
-    """The danger kinds named in `text` (simplified Chinese; see knowledge.lexical.normalise)."""
+    """The danger kinds named in `text` (simplified Chinese; see knowledge.lexical.normalise).
+    Hakka and Cantonese 唔 reads as 不 ("叫唔醒", "唔想活了")."""
+    text = text.replace("唔", "不")
     kinds = [kind for kind, words in KINDS.items() if any(w in text for w in words)]
-    if FALL.search(text) and "medical" not in kinds:
+    if (FALL.search(text) or FEVER.search(text)) and "medical" not in kinds:
         kinds.append("medical")
     crisis = any(w in text for w in CRISIS_STRONG)
     if crisis and "crisis" not in kinds:

@@ -96,6 +96,7 @@ class Params:
     context_mix: float = 0.3  # weight of "topic title + message" in a follow-up's ranking
     context_mix_short: float = 0.5  # …for a short one ("哪里领"), whose words alone say little
     short_chars: float = 5  # characters (no spaces or punctuation) of a short follow-up
+    vague_alone: float = 0.2  # a follow-up of a few words whose best entry alone is below this leans on the topic
     chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
     out_of_scope_sure: float = 0.9  # out of scope this likely is not taken for a follow-up
     alpha: float = 1e-5  # L2 penalty of the logistic regressions (SGD, log loss)
@@ -486,6 +487,10 @@ class Understanding:
         if topic is not None:
             with_topic = self.entry_probabilities([f"{topic.title} {text}"], topic_vector)[0]
             short = len(squash(text)) <= self.params.short_chars and len(_own_words(text)) < 2
+            # a few words whose ranking alone is vague ("怎么报名", "包吃住么") lean on the topic too,
+            # unless they are small talk ("好 谢了")
+            vague = len(_own_words(text)) <= 4 and float(p.max()) < self.params.vague_alone
+            short = short or (vague and bool(kinds) and max(kinds, key=kinds.__getitem__) not in CHITCHAT)
             mix = self.params.context_mix_short if short else self.params.context_mix
             p = (1 - mix) * p + mix * with_topic
         by_id = np.zeros(len(self._id_order))

@@ -231,6 +231,18 @@ def test_a_look_alike_after_an_answer_stays_out_of_scope(services) -> None:
 def test_a_word_of_the_plan_is_never_out_of_scope(services) -> None:
     _, (seen,) = talk(services, "低保标准一个月几多")
     assert seen["intent"] == "ask_policy" and seen["sources"][:1] == ["m1.2"], seen
+    # 危房改造 is the plan's (m1.6) unless they say no one in the family is disabled
+    _, (seen,) = talk(services, "危房改造怎么申请")
+    assert seen["intent"] == "ask_policy" and seen["sources"][:1] == ["m1.6"], seen
+    _, (seen,) = talk(services, "我们家没有残疾人 危房改造怎么申请")
+    assert seen["intent"] == "out_of_scope" and not seen["sources"], seen
+
+
+def test_suicide_words_are_urgent_whatever_the_model_says(services) -> None:
+    """A suicide note said as a goodbye, a means named alone: the lines first."""
+    for text in ("我写好了遗书 跟你们说声再见", "我想烧炭"):
+        _, (seen,) = talk(services, text)
+        assert seen["intent"] == "urgent" and "12356" in seen["text"], seen
 
 
 def test_where_the_money_comes_from_is_not_a_question_about_sources(services) -> None:

@@ -13,7 +13,7 @@ _PUNCT = re.compile(r"[\s,，.。!！?？、;；:：~～…\-—'\"“”‘’(
 
 def bare_text(text: str) -> str:
     """The text folded, without spaces and punctuation."""
-    return _PUNCT.sub("", fold(text))
+    return _PUNCT.sub("", fold(text).lower())
 
 
 def _made_of(text: str, words: set[str]) -> bool:
@@ -57,6 +57,25 @@ CONFIRM_WORDS = {
     "就这些",
     "发吧",
     "交吧",
+    # everyday and Hakka ways of saying it is right ("冇错 提交", "都对", "要得")
+    "冇错",
+    "没有错",
+    "冇问题",
+    "都",
+    "全",
+    "都对",
+    "对了",
+    "对头",
+    "系",
+    "系的",
+    "好嘞",
+    "好咧",
+    "要得",
+    "ok",
+    "嗯嗯",
+    "了",
+    "啦",
+    "吧",
 }
 # What says nothing about a case: an answer to a question nobody asked.
 FILLER_WORDS = CONFIRM_WORDS - {"0", "零", "〇"} | {"哦", "啊", "嗯嗯", "没有了", "没了", "就这么多", "谢谢", "不知道"}
@@ -77,7 +96,7 @@ def is_filler(text: str) -> bool:
 
 
 YES_WORDS = {"好", "好的", "好啊", "要", "要的", "要啊", "对", "对的", "是", "是的", "可以", "行", "嗯", "需要"}
-YES_WORDS |= {"同意", "确认"}
+YES_WORDS |= {"同意", "确认", "冇问题", "没问题", "好嘞", "要得", "系", "ok"}
 YES_WORDS |= {"转", "转吧", "转给他们", "转给工作人员", "发", "发吧", "发给工作人员", "麻烦了", "麻烦你了"}
 NO_WORDS = {"不", "不用", "不用了", "不要", "不要了", "不需要", "不是", "不转", "不发", "别", "别转", "算了", "不了"}
 NO_WORDS |= {"不行", "没有", "唔使", "不必"}

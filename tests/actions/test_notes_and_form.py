@@ -259,7 +259,7 @@ async def test_on_telegram_the_phone_may_be_left_out(
     assert "2 电话：不留（工作人员在这里回复您）" in read_out(d)[0]
 
 
-@pytest.mark.parametrize("typed", ["0", "零", "〇", "好", "对", "提交", "好的 提交", "好的，提交"])
+@pytest.mark.parametrize("typed", ["0", "零", "〇", "好", "对", "提交", "好的 提交", "好的，提交", "冇错 提交", "都对"])
 async def test_every_yes_submits(domain: DomainDict, typed: str) -> None:
     assert await validate(domain, "confirm", typed) == ([SlotSet("confirm", "yes")], [])
 

@@ -72,6 +72,16 @@ def test_short_replies_are_read_in_context(text: str, context: Context, intent: 
         ("房东把我赶出来了 冇地方去", {"neglect"}, False),
         ("今晚只能露宿了", {"neglect"}, True),
         ("他们把我哥绑在树上", {"police"}, True),
+        # Hakka 唔 reads as 不; suicide means and notes are crisis talk whatever else is said
+        ("我爸倒在田里 喊唔应", {"medical"}, True),
+        ("我孙女唔见了", {"missing"}, False),
+        ("我写好了遗书 跟你们说声再见", {"crisis"}, True),
+        ("我想烧炭", {"crisis"}, True),
+        ("孙子发烧到40度", {"medical"}, False),
+        ("发烧四十度了", {"medical"}, False),
+        ("我爷爷好像中风了 讲话讲不清", {"medical"}, False),
+        ("他说要弄死我", {"police"}, False),
+        ("昨晚一夜冇返屋", {"missing"}, False),
     ],
 )
 def test_danger_words_name_their_kind(text: str, kinds: set[str], strong: bool) -> None:

@@ -7,12 +7,19 @@ import pytest
 from tickets.replies import asks_back, is_filler, note_content, parse_confirm, parse_yes_no
 
 
-@pytest.mark.parametrize("typed", ["0", "零", "〇", "好", "对", "提交", "好的 提交", "好的，提交！", "确认", "对的"])
+@pytest.mark.parametrize(
+    "typed",
+    ["0", "零", "〇", "好", "对", "提交", "好的 提交", "好的，提交！", "确认", "对的"]
+    + ["冇错 提交", "都对", "全对了", "对 冇错", "要得", "OK", "提交啦", "冇问题"],
+)
 def test_every_yes_confirms_the_summary(typed: str) -> None:
     assert parse_confirm(typed) == "yes"
 
 
-@pytest.mark.parametrize(("typed", "answer"), [("3", 3), ("第五个", 5), ("不对", None), ("6", None), ("对不起", None)])
+@pytest.mark.parametrize(
+    ("typed", "answer"),
+    [("3", 3), ("第五个", 5), ("不对", None), ("6", None), ("对不起", None), ("都不对", None), ("冇对", None)],
+)
 def test_a_field_number_or_nothing(typed: str, answer: int | None) -> None:
     assert parse_confirm(typed) == answer
 
