@@ -96,6 +96,7 @@ class Params:
     context_mix: float = 0.3  # weight of "topic title + message" in a follow-up's ranking
     context_mix_short: float = 0.5  # …for a short one ("哪里领"), whose words alone say little
     short_chars: float = 5  # characters (no spaces or punctuation) of a short follow-up
+    topic_chars: float = 30  # a message longer than this is ranked on its own, without the topic just answered
     vague_alone: float = 0.2  # a follow-up of a few words whose best entry alone is below this leans on the topic
     chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
     out_of_scope_sure: float = 0.9  # out of scope this likely is not taken for a follow-up
@@ -380,6 +381,8 @@ class Understanding:
             return Reading("choose" if digit_choice(text) is not None else FALLBACK, 1.0)
         folded = normalise(text).replace(" ", "")
         topic = self.kb.by_key.get(context.topic or "")
+        if len(folded) > self.params.topic_chars:
+            topic = None  # a long message carries its own topic (and a second embedding pass costs most there)
         # one pass of the embedding model for the message and, after an answer, the message
         # read with its topic (the follow-up ranking, `_policy`)
         vectors = self.embed([text, f"{topic.title} {text}"] if topic is not None else [text])
@@ -482,7 +485,7 @@ class Understanding:
         topic_vector: np.ndarray | None = None,
     ) -> Reading:
         p = self.entry_probabilities([text], vector, grams)[0]
-        topic = self.kb.by_key.get(context.topic or "")
+        topic = self.kb.by_key.get(context.topic or "") if topic_vector is not None else None
         followup = topic is not None
         if topic is not None:
             with_topic = self.entry_probabilities([f"{topic.title} {text}"], topic_vector)[0]
