@@ -96,6 +96,7 @@ class Params:
     context_mix: float = 0.3  # weight of "topic title + message" in a follow-up's ranking
     context_mix_short: float = 0.5  # …for a short one ("哪里领"), whose words alone say little
     short_chars: float = 5  # characters (no spaces or punctuation) of a short follow-up
+    out_of_scope_unknown: float = 0.2  # a policy reading no entry fits is out of scope at this probability
     topic_chars: float = 30  # a message longer than this is ranked on its own, without the topic just answered
     vague_alone: float = 0.2  # a follow-up of a few words whose best entry alone is below this leans on the topic
     chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
@@ -418,6 +419,18 @@ class Understanding:
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope" and not asking:
             return Reading(intent, kinds[intent], kinds=kinds_top)
         reading = self._policy(text, vector, grams, context, kinds_top, with_topic)
+        if (
+            intent == POLICY
+            and reading.decision == "unknown"
+            and not reading.followup
+            and kinds.get("out_of_scope", 0.0) >= self.params.out_of_scope_unknown
+            and not _in_domain(folded)
+        ):
+            # no entry fits, nothing of the plan is named and out of scope is a real second reading
+            # ("今朝寻乌落不落雨"): say so, rather than "I have no reliable record"
+            return Reading(
+                "out_of_scope", kinds["out_of_scope"], "out_of_scope", reading.ranking, reading.ids, kinds=kinds_top
+            )
         if intent == POLICY:
             return reading
         if asking:

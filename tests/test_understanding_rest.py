@@ -238,6 +238,11 @@ def test_a_word_of_the_plan_is_never_out_of_scope(services) -> None:
     assert seen["intent"] == "out_of_scope" and not seen["sources"], seen
 
 
+def test_a_question_no_entry_fits_and_naming_nothing_of_the_plan_is_out_of_scope(services) -> None:
+    _, (seen,) = talk(services, "后天寻乌会不会打雷")
+    assert seen["intent"] == "out_of_scope" and not seen["sources"] and "转人工" in seen["text"], seen
+
+
 def test_suicide_words_are_urgent_whatever_the_model_says(services) -> None:
     """A suicide note said as a goodbye, a means named alone: the lines first."""
     for text in ("我写好了遗书 跟你们说声再见", "我想烧炭"):
