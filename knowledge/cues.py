@@ -92,8 +92,22 @@ WHAT_NOW = re.compile(
     r"帮忙|帮我|帮帮|能帮|帮下|找人|派人|派个人"
 )
 # A greeting and nothing else: a way of addressing someone, then 好 / 早 / 您好.
+_TITLE = r"(?:老师|领导|同志|医生|干部|师傅|大家|各位|你们|您|你|阿姨|叔叔|老板|工作人员|小妹|妹子|后生)们?"
+_CALL = r"(?:在吗|在不在|在冇|在么|在没|有人吗|有人在吗|有冇人|有没有人)"
 GREETING = re.compile(
-    r"(?:(?:老师|领导|同志|医生|干部|师傅|大家|各位|你们|您|你|阿姨|叔叔|老板|工作人员|小妹|妹子|后生)们?"
-    r"(?:好|早|早上好|上午好|中午好|下午好|晚上好)|早上好|上午好|中午好|下午好|晚上好|您好|你好)"
+    rf"(?:{_TITLE}(?:好|早|早上好|上午好|中午好|下午好|晚上好)|早上好|上午好|中午好|下午好|晚上好|您好|你好"
+    rf"|(?:{_TITLE})?{_CALL}(?:{_TITLE})?)"
     r"(?:啊|呀|哇|哦|吖)?"
 )
+# Things people ask about that share words with the plan but are someone else's business (a
+# marriage certificate, a driving licence, the civil-service exam, a phone bill): with no word of
+# the plan in the message, a first message about them is out of scope.
+LOOK_ALIKE = re.compile(
+    r"结婚证|离婚证|驾照|驾驶证|行驶证|准生证|出生证|房产证|不动产|营业执照|健康证|护照|通行证|"
+    r"公务员|考编|事业编|宅基地|话费|流量|宽带|快递|彩票|股票|基金|车险|违章|罚单"
+)
+# Asking about a filed request by its number ("单号…现在是什么状态").
+TICKET_NUMBER = re.compile(r"(?:单号|编号|工单|求助号|xw-?[a-z0-9]{3,})")
+STATUS_WORDS = re.compile(r"状态|进度|怎么样|到哪|处理|办好|有结果|回复")
+# "冇事了 我先去忙": someone saying all is well is not in danger (when no danger word is there).
+ALL_CLEAR = re.compile(r"(?:冇|没|没有)(?:事|事情|么事|什么事)了")

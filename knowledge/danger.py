@@ -349,6 +349,12 @@ CRISIS_STRONG = frozenset(
         "遗书 遗言 烧炭 敌敌畏 百草枯 割脉 不想再拖累"
     ).split()
 )
+# Putting one's affairs in order and saying farewell: warning signs of suicide, however calm
+# ("我的东西都留给我崽 以后不用再麻烦你们了").
+FAREWELL = re.compile(
+    r"(?:东西|钱|房子|存折|田|地)(?:都|全部)?留给|后事.{0,4}(?:交代|安排|准备)|(?:交代|安排|准备).{0,2}后事|永别|"
+    r"(?:以后|再也)(?:不用|不会)再?麻烦你们|最后一次(?:跟|和|麻烦)你们"
+)
 # Words that put what follows in the past ("我爸三年前摔断了腿"): a weak danger word then
 # probably tells a story, not an emergency.
 PAST = re.compile(
@@ -394,7 +400,7 @@ def find(text: str) -> Danger:
     kinds = [kind for kind, words in KINDS.items() if any(w in text for w in words)]
     if (FALL.search(text) or FEVER.search(text)) and "medical" not in kinds:
         kinds.append("medical")
-    crisis = any(w in text for w in CRISIS_STRONG)
+    crisis = any(w in text for w in CRISIS_STRONG) or bool(FAREWELL.search(text))
     if crisis and "crisis" not in kinds:
         kinds.insert(0, "crisis")
     strong = crisis or any(w in text for w in STRONG)

@@ -45,6 +45,7 @@ from knowledge import danger
 from knowledge.base import KnowledgeBase
 from knowledge.cues import (
     ACTING,
+    ALL_CLEAR,
     ASKING,
     BYE,
     CANCEL,
@@ -53,6 +54,7 @@ from knowledge.cues import (
     GREETING,
     GUARDS,
     IN_DOMAIN,
+    LOOK_ALIKE,
     MISSED,
     NEW_NEED,
     NO,
@@ -62,6 +64,8 @@ from knowledge.cues import (
     NOT_GUARDED,
     PASS_ON,
     READ_ALOUD,
+    STATUS_WORDS,
+    TICKET_NUMBER,
     WHAT_NOW,
     YES,
 )
@@ -393,7 +397,7 @@ class Understanding:
         kinds = dict(zip(self.kind.classes, probs, strict=True))
         found = danger.find(folded)
         kinds_top = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
-        if self._urgent(kinds.get("urgent", 0.0), found):
+        if self._urgent(kinds.get("urgent", 0.0), found) and not (not found.any and ALL_CLEAR.match(folded)):
             return Reading("urgent", kinds.get("urgent", 0.0), danger=found.kinds or ("unknown",), kinds=kinds_top)
         allowed = [
             k
@@ -407,6 +411,16 @@ class Understanding:
             return Reading(
                 "greet", kinds["greet"], kinds=kinds_top
             )  # "老师好", "领导早上好": a greeting, whatever the title
+        if TICKET_NUMBER.search(folded) and STATUS_WORDS.search(folded) and "ticket_status" in kinds:
+            return Reading("ticket_status", kinds["ticket_status"], kinds=kinds_top)  # "单号…现在是什么状态"
+        if (
+            intent in (POLICY, "request_help")
+            and context.topic is None
+            and LOOK_ALIKE.search(folded)
+            and not _in_domain(folded)
+            and "out_of_scope" in kinds
+        ):
+            return Reading("out_of_scope", kinds["out_of_scope"], "out_of_scope", kinds=kinds_top)  # "办结婚证要带么子"
         if intent in SHORT_ANSWERS | {"cancel"} and context.pending is None and len(squash(text)) > 4:
             intent = POLICY  # a sentence is not a bare yes, no or digit
         if intent == "thanks" and BYE.search(folded) and "goodbye" in kinds:

@@ -243,9 +243,29 @@ def test_a_question_no_entry_fits_and_naming_nothing_of_the_plan_is_out_of_scope
     assert seen["intent"] == "out_of_scope" and not seen["sources"] and "转人工" in seen["text"], seen
 
 
+def test_someone_elses_business_is_out_of_scope_unless_it_names_the_plan(services) -> None:
+    for text in ("离婚证在哪里办", "手机流量用得好快 帮我查下"):
+        _, (seen,) = talk(services, text)
+        assert seen["intent"] == "out_of_scope" and not seen["sources"] and seen["loop"] is None, seen
+    _, (seen,) = talk(services, "残疾人考公务员有冇照顾")
+    assert seen["intent"] == "ask_policy", seen
+
+
+def test_a_request_number_and_a_status_word_ask_for_the_status(services) -> None:
+    _, (seen,) = talk(services, "我的求助单号XW-7K2PQ 处理得怎么样了")
+    assert seen["intent"] == "ticket_status", seen
+
+
+def test_calling_out_with_a_title_is_a_greeting_and_all_is_well_is_not_danger(services) -> None:
+    _, (seen,) = talk(services, "老师 在不在")
+    assert seen["intent"] == "greet" and not seen["sources"], seen
+    _, (seen,) = talk(services, "没事了 我去做饭了")
+    assert seen["intent"] != "urgent", seen
+
+
 def test_suicide_words_are_urgent_whatever_the_model_says(services) -> None:
     """A suicide note said as a goodbye, a means named alone: the lines first."""
-    for text in ("我写好了遗书 跟你们说声再见", "我想烧炭"):
+    for text in ("我写好了遗书 跟你们说声再见", "我想烧炭", "存折都留给我女儿了 以后再也不会麻烦你们"):
         _, (seen,) = talk(services, text)
         assert seen["intent"] == "urgent" and "12356" in seen["text"], seen
 

@@ -82,6 +82,9 @@ def test_short_replies_are_read_in_context(text: str, context: Context, intent: 
         ("我爷爷好像中风了 讲话讲不清", {"medical"}, False),
         ("他说要弄死我", {"police"}, False),
         ("昨晚一夜冇返屋", {"missing"}, False),
+        # putting affairs in order, a calm farewell: warning signs of suicide
+        ("我的东西都留给我崽 以后不用再麻烦你们了", {"crisis"}, True),
+        ("后事我都交代好了", {"crisis"}, True),
     ],
 )
 def test_danger_words_name_their_kind(text: str, kinds: set[str], strong: bool) -> None:
@@ -171,3 +174,17 @@ def test_despair_in_residents_words_is_crisis_talk(text: str) -> None:
 
 def test_a_relative_who_passed_away_is_not_crisis_talk() -> None:
     assert not danger.find("我妈前年就不在了 现在我一个人带崽").crisis
+
+
+@pytest.mark.parametrize("text", ["在吗老师", "老师在吗", "有人吗", "你好", "领导早上好", "在不在"])
+def test_calling_out_is_a_greeting(text: str) -> None:
+    from knowledge.cues import GREETING
+
+    assert GREETING.fullmatch(text)
+
+
+@pytest.mark.parametrize("text", ["在吗老师护理补贴怎么申请", "老师残疾孩子能上学吗"])
+def test_a_greeting_with_a_question_is_not_only_a_greeting(text: str) -> None:
+    from knowledge.cues import GREETING
+
+    assert not GREETING.fullmatch(text)
