@@ -111,3 +111,7 @@ TICKET_NUMBER = re.compile(r"(?:单号|编号|工单|求助号|xw-?[a-z0-9]{3,})
 STATUS_WORDS = re.compile(r"状态|进度|怎么样|到哪|处理|办好|有结果|回复")
 # "冇事了 我先去忙": someone saying all is well is not in danger (when no danger word is there).
 ALL_CLEAR = re.compile(r"(?:冇|没|没有)(?:事|事情|么事|什么事)了")
+# After the urgent reply: the danger is over ("找到了 在他老表屋里", "人回来了"): news for staff.
+FOUND_SAFE = re.compile(
+    r"找到了|找到人了|找着了|回来了|到家了|回屋了|到屋了|返屋了|(?:冇|没|没有)事了|人(?:冇|没|没有)事|平安"
+)

@@ -50,6 +50,7 @@ from knowledge.cues import (
     BYE,
     CANCEL,
     FOLLOWUP_LEAD,
+    FOUND_SAFE,
     GENERIC,
     GREETING,
     GUARDS,
@@ -347,6 +348,9 @@ class Understanding:
             # after crisis talk is not a question about the subsidy asked before)
             context = replace(context, topic=None)
         reading = self._read(text, context)
+        if after_urgent and FOUND_SAFE.search(squash(text)) and not danger.find(normalise(text).replace(" ", "")).any:
+            # "找到了 在他老表屋里 吓死我了": the danger is over; staff must hear it, on the same ticket
+            return Reading("add_to_ticket", 1.0, kinds=reading.kinds)
         if after_urgent and self._details(reading):
             pending = context.pending or {}
             if pending.get("crisis"):

@@ -184,6 +184,15 @@ def test_what_follows_the_urgent_reply_joins_the_urgent_ticket(services) -> None
     assert any("澄江镇" in m["text"] for m in store.messages(ticket.number))
 
 
+def test_news_that_the_danger_is_over_reaches_staff_not_the_lines_again(services) -> None:
+    sender, seen = talk(services, "我爸有老年痴呆 出去一天了还冇回来", "找到了 在他表哥屋里 吓死我了 谢谢你们")
+    assert seen[0]["intent"] == "urgent"
+    assert seen[1]["intent"] == "add_to_ticket" and "110" not in seen[1]["text"], seen[1]
+    store = tickets_of(services)
+    (ticket,) = [t for t in store.for_sender(sender) if t.urgent]
+    assert any("找到了" in m["text"] for m in store.messages(ticket.number))
+
+
 def _training_examples(intent: str) -> list[str]:
     doc = yaml.safe_load((ROOT / "data" / "nlu" / "urgent.yml").read_text(encoding="utf-8"))
     block = next(b for b in doc["nlu"] if b.get("intent") == intent)["examples"]
