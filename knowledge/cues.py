@@ -89,7 +89,7 @@ FOLLOWUP_LEAD = re.compile(r"\s*(?:那|还有)?\s*\S{1,6}呢(?:[\s，,？?]|$)")
 # (where they are or a phone is a detail for the ticket, not this).
 WHAT_NOW = re.compile(
     r"怎么办|咋办|咋个办|怎么搞|么子办法|还要多久|快点|快来|来人|来了冇|来了没|人呢|还冇来|还没来|救|"
-    r"帮忙|帮我|帮帮|能帮|帮下|找人|派人|派个人"
+    r"帮忙|帮我|帮帮|能帮|帮下|找人|派人|派个人|求求|求你"
 )
 # A greeting and nothing else: a way of addressing someone, then 好 / 早 / 您好.
 _TITLE = r"(?:老师|领导|同志|医生|干部|师傅|大家|各位|你们|您|你|阿姨|叔叔|老板|工作人员|小妹|妹子|后生)们?"

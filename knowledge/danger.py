@@ -353,7 +353,8 @@ CRISIS_STRONG = frozenset(
 # ("我的东西都留给我崽 以后不用再麻烦你们了").
 FAREWELL = re.compile(
     r"(?:东西|钱|房子|存折|田|地)(?:都|全部)?留给|后事.{0,4}(?:交代|安排|准备)|(?:交代|安排|准备).{0,2}后事|永别|"
-    r"(?:以后|再也)(?:不用|不会)再?麻烦你们|最后一次(?:跟|和|麻烦)你们"
+    r"(?:以后|再也)(?:不用|不会)再?麻烦你们|最后一次(?:跟|和|麻烦)你们|"
+    r"(?:绳子|农药|安眠药|炭|刀片|老鼠药).{0,3}(?:都|也)?(?:准备好|备好|买好|放好)"
 )
 # Words that put what follows in the past ("我爸三年前摔断了腿"): a weak danger word then
 # probably tells a story, not an emergency.

@@ -184,6 +184,12 @@ def test_what_follows_the_urgent_reply_joins_the_urgent_ticket(services) -> None
     assert any("澄江镇" in m["text"] for m in store.messages(ticket.number))
 
 
+def test_a_plea_right_after_the_urgent_reply_gets_the_lines_again(services) -> None:
+    sender, seen = talk(services, "我老公喝醉了又在打我", "我在澄江 求求你们")
+    assert seen[1]["intent"] == "urgent" and "110" in seen[1]["text"], seen[1]
+    assert len([t for t in tickets_of(services).for_sender(sender) if t.urgent]) == 1
+
+
 def test_news_that_the_danger_is_over_reaches_staff_not_the_lines_again(services) -> None:
     sender, seen = talk(services, "我爸有老年痴呆 出去一天了还冇回来", "找到了 在他表哥屋里 吓死我了 谢谢你们")
     assert seen[0]["intent"] == "urgent"

@@ -85,6 +85,7 @@ def test_short_replies_are_read_in_context(text: str, context: Context, intent: 
         # putting affairs in order, a calm farewell: warning signs of suicide
         ("我的东西都留给我崽 以后不用再麻烦你们了", {"crisis"}, True),
         ("后事我都交代好了", {"crisis"}, True),
+        ("绳子都准备好了 跟你们讲声再见", {"crisis"}, True),
     ],
 )
 def test_danger_words_name_their_kind(text: str, kinds: set[str], strong: bool) -> None:
