@@ -42,7 +42,7 @@ import numpy as np
 
 from common.choices import digit_choice, fold
 from knowledge import danger
-from knowledge.base import KnowledgeBase
+from knowledge.base import Entry, KnowledgeBase
 from knowledge.cues import (
     ACTING,
     ALL_CLEAR,
@@ -436,7 +436,7 @@ class Understanding:
         asking = intent == "request_help" and ASKING.search(folded) and not ACTING.search(folded)
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope" and not asking:
             return Reading(intent, kinds[intent], kinds=kinds_top)
-        reading = self._policy(text, vector, grams, context, kinds_top, with_topic)
+        reading = self._policy(text, vector, grams, kinds_top, topic, with_topic)
         if (
             intent == POLICY
             and reading.decision == "unknown"
@@ -511,12 +511,13 @@ class Understanding:
         text: str,
         vector: np.ndarray,
         grams: Any,
-        context: Context,
         kinds: dict,
+        topic: Entry | None = None,
         topic_vector: np.ndarray | None = None,
     ) -> Reading:
+        """The policy reading of `text`; after an answer, ranked with `topic` (the entry just
+        answered) too, whose reading with the message is `topic_vector`."""
         p = self.entry_probabilities([text], vector, grams)[0]
-        topic = self.kb.by_key.get(context.topic or "") if topic_vector is not None else None
         followup = topic is not None
         if topic is not None:
             with_topic = self.entry_probabilities([f"{topic.title} {text}"], topic_vector)[0]
