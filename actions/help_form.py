@@ -24,6 +24,8 @@ from actions.answer import digit_buttons, say_entry
 from common.choices import digit_choice, fold, numbered
 from common.logs import mask
 from common.texts import say
+from knowledge.base import load
+from knowledge.cues import NUMBER_ASK
 from tickets.fields import CATEGORIES, MAX_TEXT, TOWNSHIPS, parse_category, parse_name, parse_township
 from tickets.phone import declines_phone, parse_phone, reachable_in_chat
 from tickets.replies import is_filler, looks_like_question, parse_confirm
@@ -36,6 +38,8 @@ FORM_SLOTS = ("contact_name", "phone", "township", "category", "description", "c
 CONFIRM_FIELDS = FORM_SLOTS[:5]
 MAX_DESCRIPTION = MAX_TEXT
 MIN_DESCRIPTION = 2
+# The entry that says what is on record of the federation's phone and address.
+CONTACT_ENTRY = "county-dpf-contact"
 # Words that ask for staff but describe nothing: not a description.
 BARE_REQUESTS = {"求助", "转人工", "人工", "我要求助", "帮帮我", "我需要帮助", "找人工", "我要人工"}
 
@@ -55,6 +59,10 @@ class ActionStartHelp(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = " ".join((tracker.latest_message.get("text") or "").split())
         described = text if intent == "request_help" and fold(text) not in BARE_REQUESTS else None
+        if intent == "human" and NUMBER_ASK.search(fold(text).replace(" ", "")):
+            # "残联电话多少 我自己打过去": what the knowledge says of the number (none on record), then a person
+            entry = load().by_key[CONTACT_ENTRY]
+            dispatcher.utter_message(response="utter_number_not_on_record", answer=entry.answer, cite=entry.cite)
         if intent in ("request_help", "human"):
             from actions.status import offer_open_tickets
 

@@ -77,10 +77,36 @@ READ_ALOUD = re.compile(r"读出来|念出来|念给我听|读给我听|讲给�
 # Passing something on to the staff who handle their request ("给工作人员留个话", "转告来的人"):
 # an addition, unless it is a new need ("…讲一声 我想申请…").
 PASS_ON = re.compile(
-    r"(?:跟|和|给|告诉)(?:工作人员|他们|你们的人|来的人|那边|上门的人)(?:讲|说|留|带)|转告|留个话|留句话|捎个话|"
+    r"(?<!电话)(?:跟|和|给|告诉)(?:那个|那位)?(?:工作人员|他们|你们的人|来的人|那边|上门的人)(?:讲|说|留|带)(?!话|几句)|"
+    r"转告|留个话|留句话|捎个话|"
     r"带个话|带句话|补充一下|再补充|加上去|加一句|也写上|写上去"
 )
 NEW_NEED = re.compile(r"申请|想办|要办")
+# Asking for a person to talk to, or a number to call one ("残联电话多少 我自己打过去", "叫镇上的
+# 专职委员联系我", "接通县残联", "我要找管补贴的那个干部"): a person, not the contact entry or a
+# story. "找哪个干部" asks where to go (哪 / 谁 between the verb and the person); "请工作人员帮我…"
+# or "…到我屋里来" asks the person to act (a request).
+_PERSON = (
+    r"(?:残联的?(?:人|干部|同志|领导)|你们的?干部|工作人员|领导|负责人|负责的人|管事的人|上面的人|做主的人|主任|"
+    r"理事长|专职委员|真人|活人|人工|客服)"
+)
+# (a number: the federation's or staff's, or one to call them on; not 派出所电话多少)
+_WHOSE = r"(?:残联|你们|工作人员|干部|领导|专职委员|负责)"
+_NUMBER = (
+    rf"{_WHOSE}[^\s]{{0,6}}?(?:电话|号码|联系方式)[^\s]{{0,4}}?(?:多少|几多|几号|发给我|给我|发我)|"
+    rf"(?:给我|发给我|发我)(?:个|一个)?[^\s]{{0,4}}?{_WHOSE}[^\s]{{0,4}}?(?:电话|号码)|"
+    rf"{_WHOSE}[^\s]{{0,4}}?(?:给我|发我)(?:个|一个)?(?:电话|号码)|"
+    r"(?:电话|号码)[^\s]{0,6}?(?:我自己打|我打过去|打过去问|直接打)"
+)
+A_PERSON = re.compile(
+    rf"接通|转接|转给?人工|(?:有冇|有没有|有无)(?:真人|活人|人工|客服|工作人员)|{_NUMBER}|"
+    rf"(?:找|(?<!是)叫(?!做)|请|见|跟|(?<![协共相])同(?![意样时学事])|让)[^\s哪谁么什啥]{{0,8}}?{_PERSON}(?![帮到来去上])|"
+    rf"{_PERSON}[^\s]{{0,6}}?(?:联系我|打电话给我|打给我|回个电话|回电话|来接电话)|"
+    r"找管[^\s哪谁]{1,8}的(?:那个|那位)?(?:人|干部)|"
+    r"(?:直接|当面)[^\s]{0,3}?(?:打电话|找人|问人)|电话[^\s]{0,4}?问人"
+)
+# …and the words that ask for a number: the reply first says none is on record.
+NUMBER_ASK = re.compile(_NUMBER)
 # Thanks and a goodbye together close the conversation ("谢谢 再见").
 BYE = re.compile(r"再见|拜拜|再会|先这样|下次再|走了")
 # A follow-up that names its new topic first ("养老保险呢 …", "那医保呢 …").

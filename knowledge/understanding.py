@@ -44,6 +44,7 @@ from common.choices import digit_choice, fold
 from knowledge import danger
 from knowledge.base import Entry, KnowledgeBase
 from knowledge.cues import (
+    A_PERSON,
     ACTING,
     ALL_CLEAR,
     ASKING,
@@ -103,6 +104,7 @@ class Params:
     short_chars: float = 5  # characters (no spaces or punctuation) of a short follow-up
     out_of_scope_unknown: float = 0.2  # a policy reading no entry fits is out of scope at this probability
     topic_chars: float = 30  # a message longer than this is ranked on its own, without the topic just answered
+    person_chars: float = 30  # a longer message asking for a person is a story for the form, not "put me through"
     vague_alone: float = 0.2  # a follow-up of a few words whose best entry alone is below this leans on the topic
     chitchat_answer: float = 0.6  # a greeting that carries a question this clear is answered
     out_of_scope_sure: float = 0.9  # out of scope this likely is not taken for a follow-up
@@ -431,6 +433,8 @@ class Understanding:
             intent = "goodbye"
         if intent in ("request_help", "human") and PASS_ON.search(folded) and not NEW_NEED.search(folded):
             return Reading("add_to_ticket", kinds.get("add_to_ticket", 0.0), kinds=kinds_top)
+        if self._wants_person(intent, folded) and "human" in kinds:
+            return Reading("human", kinds["human"], kinds=kinds_top)  # "残联电话多少 我自己打过去"
         if intent in ("request_help", "human") and READ_ALOUD.search(folded) and "voice_on" in kinds:
             return Reading("voice_on", kinds["voice_on"], kinds=kinds_top)
         asking = intent == "request_help" and ASKING.search(folded) and not ACTING.search(folded)
@@ -478,6 +482,16 @@ class Understanding:
             reading.ids,
             kinds=kinds_top,
         )
+
+    def _wants_person(self, intent: str, folded: str) -> bool:
+        """Does a message read as something else ask for a person or a number to call one?
+        Not a new need ("请工作人员帮我申请…" is a request), not a long story, not a message for
+        the staff of a filed request."""
+        if intent not in (POLICY, "request_help", "add_to_ticket", "thanks", "out_of_scope"):
+            return False
+        if len(folded) > self.params.person_chars or NEW_NEED.search(folded) or PASS_ON.search(folded):
+            return False
+        return bool(A_PERSON.search(folded))
 
     def _follows(self, text: str, kinds: dict[str, float]) -> bool:
         """Is an out-of-scope reading right after an answer a follow-up to it? "贷款呢" after a

@@ -266,6 +266,18 @@ def test_someone_elses_business_is_out_of_scope_unless_it_names_the_plan(service
     assert seen["intent"] == "ask_policy", seen
 
 
+@pytest.mark.parametrize("text", ["乡里的专职委员 叫他联系我一下", "我要找管补贴的那位干部", "麻烦接通县残联 谢谢"])
+def test_asking_for_a_person_in_many_words_starts_the_way_to_a_person(services, text: str) -> None:
+    _, (seen,) = talk(services, text)
+    assert seen["intent"] == "human" and seen["loop"] == "help_form", seen
+
+
+def test_asking_for_the_federations_number_says_none_is_on_record_then_offers_a_person(services) -> None:
+    _, (seen,) = talk(services, "县残联电话是多少 我想自己打过去")
+    assert seen["intent"] == "human" and seen["loop"] == "help_form", seen
+    assert "没有可靠的记录" in seen["text"] and not re.search(r"\d{7,}", seen["text"]), seen
+
+
 def test_a_request_number_and_a_status_word_ask_for_the_status(services) -> None:
     _, (seen,) = talk(services, "我的求助单号XW-7K2PQ 处理得怎么样了")
     assert seen["intent"] == "ticket_status", seen

@@ -189,3 +189,23 @@ def test_a_greeting_with_a_question_is_not_only_a_greeting(text: str) -> None:
     from knowledge.cues import GREETING
 
     assert not GREETING.fullmatch(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["县残联的电话几多 我打过去问", "叫村里的专职委员联系我", "帮我接通残联", "我想找管低保的那个干部", "有冇真人"],
+)
+def test_asking_for_a_person_or_a_number_to_call_one_is_a_person(text: str) -> None:
+    from knowledge.cues import A_PERSON
+
+    assert A_PERSON.search(text.replace(" ", ""))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["办低保找哪个干部", "派出所电话多少", "请工作人员帮我爸办证", "村里是不是叫专职委员", "部门协同残联人社"],
+)
+def test_where_to_go_a_police_number_or_a_request_to_act_is_not_asking_for_a_person(text: str) -> None:
+    from knowledge.cues import A_PERSON
+
+    assert not A_PERSON.search(text)
