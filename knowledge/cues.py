@@ -72,6 +72,27 @@ ACTING = re.compile(
     r"帮我|帮忙|帮帮|帮她|帮他|帮我们|派|替我|给我办|给我查|查一下|查查|来看|来一趟|上门|处理|解决|麻烦你们|请你们|请工作人员|"
     r"申请一下|我要申请|我想申请|告诉工作人员|转告|联系我"
 )
+# Asking on someone's behalf ("幫我阿姨問的", "替我爸问一下") is asking to know, not for staff to act
+# ("帮我问问乡里" is).
+ON_BEHALF = re.compile(
+    r"[帮替](?:我|我们)?(?:屋里)?(?:爸|妈|阿姨|外婆|外公|婆婆|爷爷|奶奶|阿公|阿婆|老公|老婆|儿子|女儿|哥|弟|姐|妹|舅|"
+    r"叔|伯|亲戚|朋友|邻居|老人家)\S{0,2}?问"
+)
+# A story of one's own family that asks staff to act ("我婆婆九十岁听不见 能不能帮她弄一个", "我爸走不动
+# 可不可以派人上门帮他换", "你们能不能去学校问一下"): a need, even when a measure is named. Not when it
+# asks whether, where or how ("有冇…可以帮", "能不能在东莞办", "医生可不可以上门看").
+OWN_FAMILY = re.compile(
+    r"我(?:爸|妈|婆婆|爷爷|奶奶|外婆|外公|阿公|阿婆|老公|老婆|男人|儿子|女儿|哥|弟|姐|妹|家|侄|孙|舅|叔|伯|崽)|崽|屋里|我们村"
+)
+ASK_TO_ACT = re.compile(
+    r"(?:能不能|可不可以|能否|请(?!假)|麻烦|想请|求求?|你们能|残联能|你们可以)[^\s，。？?]{0,6}?"
+    r"(?:帮(?:他|她|我|忙|下)|派|安排|上门|来一趟|来看|出面|去\S{0,4}问)"
+)
+FOR_ME = re.compile(r"(?:你们|残联)能?(?:不能)?帮我")
+WHETHER = re.compile(
+    r"有冇|有没有|哪里|哪些|在哪|怎么|咋|几多|多少|(?:能不能|可不可以)(?:在|由我)|"
+    r"(?:医生|村医|老师|学校|医院|窗口|乡镇|村里)\S{0,3}(?:能不能|可不可以|能否|可以)"
+)
 # Asking for the answers aloud, whatever else the message says ("帮我读出来 我在煮饭").
 READ_ALOUD = re.compile(r"读出来|念出来|念给我听|读给我听|讲给我听|说给我听|发语音|用语音")
 # Passing something on to the staff who handle their request ("给工作人员留个话", "转告来的人"):
@@ -107,6 +128,12 @@ A_PERSON = re.compile(
 )
 # …and the words that ask for a number: the reply first says none is on record.
 NUMBER_ASK = re.compile(_NUMBER)
+# Asking whether a measure exists or applies ("有冇那种白天送过去的地方", "他这种能进特困供养冇"):
+# with no danger word, a hard life told to ask about help is a question, not an emergency.
+MEASURE_QUESTION = re.compile(
+    r"(?:有冇|有没有|有无)\S{0,12}?(?:政策|补助|补贴|救助|服务|地方|机构|那种|办法|优惠|培训|讲座|学校)|"
+    r"能(?:进|领|办|申请|享受|吃)\S{0,8}(?:冇|吗|不)|可以(?:进|领|办|申请|享受)\S{0,8}(?:冇|吗)"
+)
 # Thanks and a goodbye together close the conversation ("谢谢 再见").
 BYE = re.compile(r"再见|拜拜|再会|先这样|下次再|走了")
 # A follow-up that names its new topic first ("养老保险呢 …", "那医保呢 …").

@@ -47,16 +47,19 @@ from knowledge.cues import (
     A_PERSON,
     ACTING,
     ALL_CLEAR,
+    ASK_TO_ACT,
     ASKING,
     BYE,
     CANCEL,
     FOLLOWUP_LEAD,
+    FOR_ME,
     FOUND_SAFE,
     GENERIC,
     GREETING,
     GUARDS,
     IN_DOMAIN,
     LOOK_ALIKE,
+    MEASURE_QUESTION,
     MISSED,
     NEW_NEED,
     NO,
@@ -64,11 +67,14 @@ from knowledge.cues import (
     NONE_FITS,
     NOT_DISABLED,
     NOT_GUARDED,
+    ON_BEHALF,
+    OWN_FAMILY,
     PASS_ON,
     READ_ALOUD,
     STATUS_WORDS,
     TICKET_NUMBER,
     WHAT_NOW,
+    WHETHER,
     YES,
 )
 from knowledge.lexical import normalise, plain
@@ -403,7 +409,7 @@ class Understanding:
         kinds = dict(zip(self.kind.classes, probs, strict=True))
         found = danger.find(folded)
         kinds_top = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:4])
-        if self._urgent(kinds.get("urgent", 0.0), found) and not (not found.any and ALL_CLEAR.match(folded)):
+        if self._urgent(kinds.get("urgent", 0.0), found, folded):
             return Reading("urgent", kinds.get("urgent", 0.0), danger=found.kinds or ("unknown",), kinds=kinds_top)
         allowed = [
             k
@@ -437,7 +443,13 @@ class Understanding:
             return Reading("human", kinds["human"], kinds=kinds_top)  # "残联电话多少 我自己打过去"
         if intent in ("request_help", "human") and READ_ALOUD.search(folded) and "voice_on" in kinds:
             return Reading("voice_on", kinds["voice_on"], kinds=kinds_top)
-        asking = intent == "request_help" and ASKING.search(folded) and not ACTING.search(folded)
+        if intent == POLICY and "request_help" in kinds and _asks_to_act(folded):
+            return Reading("request_help", kinds["request_help"], kinds=kinds_top)  # "…能不能帮她弄一个"
+        asking = (
+            intent == "request_help"
+            and (ASKING.search(folded) or ON_BEHALF.search(folded))
+            and not ACTING.search(ON_BEHALF.sub("", folded))
+        )
         if intent != POLICY and intent not in CHITCHAT and intent != "out_of_scope" and not asking:
             return Reading(intent, kinds[intent], kinds=kinds_top)
         reading = self._policy(text, vector, grams, kinds_top, topic, with_topic)
@@ -500,9 +512,16 @@ class Understanding:
             _few_words(text) or bool(FOLLOWUP_LEAD.match(text)) or kinds["out_of_scope"] < self.params.out_of_scope_sure
         )
 
-    def _urgent(self, p: float, found: danger.Danger) -> bool:
+    def _urgent(self, p: float, found: danger.Danger, folded: str) -> bool:
         if found.crisis:
             return True
+        if not found.any:
+            if ALL_CLEAR.match(folded):
+                return False  # "冇事了 我去煮饭了"
+            if MEASURE_QUESTION.search(folded):
+                # "我老弟…冇老婆冇崽 他这种能进特困供养冇": a question about a measure, unless the
+                # model is as sure as it must be of a story of the past
+                return p >= self.params.urgent_past
         if found.past:
             if found.safe:
                 return False  # "上个月失火…人冇事": a story of what happened, told to ask about help
@@ -586,6 +605,14 @@ def _in_domain(folded: str) -> bool:
 def _own_words(text: str) -> str:
     """What a follow-up says once the words that could follow any answer go ("养老保险呢" → 养老保险)."""
     return GENERIC.sub("", squash(normalise(text)))
+
+
+def _asks_to_act(folded: str) -> bool:
+    """Does a question ask staff to act on the writer's own case ("我婆婆听不见 能不能帮她弄一个",
+    "残联能帮我出面要吗"), rather than whether, where or how a measure applies?"""
+    if WHETHER.search(folded):
+        return False
+    return bool(FOR_ME.search(folded) or (OWN_FAMILY.search(folded) and ASK_TO_ACT.search(folded)))
 
 
 def _few_words(text: str) -> bool:

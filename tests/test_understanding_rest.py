@@ -278,6 +278,16 @@ def test_asking_for_the_federations_number_says_none_is_on_record_then_offers_a_
     assert "没有可靠的记录" in seen["text"] and not re.search(r"\d{7,}", seen["text"]), seen
 
 
+def test_a_family_story_asking_staff_to_act_starts_the_help_form_with_the_story(services) -> None:
+    _, (seen,) = talk(services, "我外婆九十多了 耳朵背得很 能不能帮她配一个助听器")
+    assert seen["intent"] == "request_help" and seen["loop"] == "help_form", seen
+
+
+def test_a_hard_life_told_to_ask_about_a_measure_is_answered_not_an_emergency(services) -> None:
+    _, (seen,) = talk(services, "我阿叔一个人住 眼睛看不见 冇儿冇女 七十了 他这种能进敬老院冇")
+    assert seen["intent"] == "ask_policy" and "110" not in seen["text"], seen
+
+
 def test_a_request_number_and_a_status_word_ask_for_the_status(services) -> None:
     _, (seen,) = talk(services, "我的求助单号XW-7K2PQ 处理得怎么样了")
     assert seen["intent"] == "ticket_status", seen

@@ -209,3 +209,34 @@ def test_where_to_go_a_police_number_or_a_request_to_act_is_not_asking_for_a_per
     from knowledge.cues import A_PERSON
 
     assert not A_PERSON.search(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "acts"),
+    [
+        ("我外婆耳朵背得很 能不能帮她配一个助听器", True),
+        ("我爸瘫了 证过期了 可不可以派个人上门帮他换", True),
+        ("残联能帮我出面跟厂里讲吗", True),
+        ("我爸瘫了 有冇人可以上门帮他办证", False),  # whether a service exists
+        ("我妈的补贴能不能在深圳这边帮她办", False),  # whether it can be done there
+        ("我爸走不动 村医可不可以上门看", False),  # whether doctors do that
+    ],
+)
+def test_a_family_story_asking_staff_to_act_is_a_request(text: str, acts: bool) -> None:
+    from knowledge.understanding import _asks_to_act
+
+    assert _asks_to_act(text.replace(" ", "")) is acts
+
+
+def test_asking_on_a_relatives_behalf_is_asking_but_asking_staff_to_ask_is_a_request() -> None:
+    from knowledge.cues import ON_BEHALF
+
+    assert ON_BEHALF.search("我帮我舅舅问的")
+    assert not ON_BEHALF.search("帮我问问乡里为么子还冇批")
+
+
+@pytest.mark.parametrize("text", ["我阿叔一个人住 冇儿冇女 他这种能进敬老院冇", "有冇那种白天可以送过去的地方"])
+def test_a_hard_life_told_to_ask_about_a_measure_asks_about_a_measure(text: str) -> None:
+    from knowledge.cues import MEASURE_QUESTION
+
+    assert MEASURE_QUESTION.search(text.replace(" ", ""))
