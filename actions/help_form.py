@@ -154,7 +154,9 @@ class ValidateHelpForm(FormValidationAction):
         if in_chat and declines_phone(text):
             return {"phone": ""}  # staff answer in the Telegram chat; the card says so
         phone = parse_phone(text)
-        if phone is None:
+        if phone is None and declines_phone(text):
+            dispatcher.utter_message(response="utter_phone_needed")  # off Telegram, a phone is the only way back
+        elif phone is None:
             logger.info("invalid phone given: %s", mask(text[:40]))
             dispatcher.utter_message(response="utter_invalid_phone_chat" if in_chat else "utter_invalid_phone")
         return {"phone": phone}

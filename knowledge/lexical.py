@@ -16,8 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import jieba
-import opencc
 from pypinyin import lazy_pinyin
+
+from common.script import simplified
 
 USER_DICT = Path(__file__).resolve().parent.parent / "data" / "jieba" / "userdict.txt"
 _HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -32,7 +33,6 @@ STOPWORDS = frozenset(
     """.split()
 )
 
-_converter = opencc.OpenCC("t2s")
 _jieba_ready = False
 
 
@@ -61,12 +61,12 @@ def plain(text: str) -> str:
     understanding step reads: the embedding model, the n-grams and the danger words)."""
     for word, mandarin in DIALECT:
         text = text.replace(word, mandarin)
-    return _converter.convert(text)
+    return simplified(text)
 
 
 def normalise(text: str) -> str:
     """Fold traditional characters, full-width forms and case; keep only words."""
-    text = _converter.convert(text or "")
+    text = simplified(text or "")
     text = text.translate({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}).lower()
     return " ".join(_KEEP.findall(text))
 

@@ -7,7 +7,7 @@ across them, so the parts are joined in memory and handed to
 Nothing is downloaded: no model name reaches the Hugging Face hub.
 
 `transcribe(path)` never raises. It returns a `Transcript` with the simplified-Chinese
-text (Whisper writes traditional characters too; OpenCC `t2s`, as knowledge/lexical.py),
+text (Whisper writes traditional characters too; OpenCC `t2s`, common/script.py),
 the recogniser's own confidence (token-weighted mean log-probability, highest no-speech
 probability, compression ratio) and either
 - `reason` set and no text: nothing usable was heard or the file cannot be used
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from common.config import settings
+from common.script import simplified
 
 log = logging.getLogger(__name__)
 
@@ -145,16 +146,6 @@ class Transcript:
 # --------------------------------------------------------------------------- text
 
 
-def _t2s() -> Any:
-    import opencc
-
-    global _converter
-    if _converter is None:
-        _converter = opencc.OpenCC("t2s")
-    return _converter
-
-
-_converter: Any = None
 _ASCII_TO_CJK = str.maketrans({",": "，", "?": "？", "!": "！", ":": "：", ";": "；"})
 _HAN = re.compile(r"[\u3400-\u9fff]")
 
@@ -162,7 +153,7 @@ _HAN = re.compile(r"[\u3400-\u9fff]")
 def clean_text(raw: str) -> str:
     """Whisper's text → simplified Chinese with Chinese punctuation, no stray spaces."""
     text = unicodedata.normalize("NFKC", raw or "").strip()
-    text = _t2s().convert(text)
+    text = simplified(text)
     text = text.translate(_ASCII_TO_CJK)
     text = re.sub(r"(?<=[\u3400-\u9fff，。？！：；])\s+|\s+(?=[\u3400-\u9fff，。？！：；])", "", text)
     text = re.sub(r"(?<=[\u3400-\u9fff])\.", "。", text)
@@ -176,7 +167,7 @@ def character_error_rate(reference: str, hypothesis: str) -> float:
     """
 
     def chars(s: str) -> str:
-        s = _t2s().convert(unicodedata.normalize("NFKC", s or ""))
+        s = simplified(unicodedata.normalize("NFKC", s or ""))
         return "".join(c for c in s if c.isalnum())
 
     ref, hyp = chars(reference), chars(hypothesis)
@@ -202,7 +193,7 @@ def confirmation(text: str) -> bool | None:
     ("不对" contains "对"), and anything else is None, never a guess.
     """
     t = unicodedata.normalize("NFKC", text or "").strip()
-    t = re.sub(r"[\s，。？！、,.?!~…]+", "", _t2s().convert(t))
+    t = re.sub(r"[\s，。？！、,.?!~…]+", "", simplified(t))
     if not t:
         return None
     if t in ("2", "二", "两"):

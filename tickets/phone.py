@@ -91,5 +91,14 @@ def reachable_in_chat(sender_id: str) -> bool:
     return sender_id.startswith("tg:")
 
 
+# …and the sentences that say so ("冇电话 你在这里回我就行", "不方便留 有事在这里讲"), with no digit in them.
+_NO_PHONE = re.compile(
+    r"^(?:我|屋里)?(?:冇|没有?|没得|无|不方便|不想|不愿意|不留|不给|唔方便|唔想)(?:留|给)?(?:电话|手机|号码)?|"
+    r"(?:在这里|就在这|这里|在这)(?:回|讲|说|聊|联系|答复)"
+)
+
+
 def declines_phone(text: str) -> bool:
-    return bare_text(text) in NO_PHONE_WORDS
+    """Does the resident say they leave no phone (a word of NO_PHONE_WORDS, or a sentence)?"""
+    bare = bare_text(text)
+    return bare in NO_PHONE_WORDS or (not re.search(r"\d", fold(text)) and bool(_NO_PHONE.search(bare)))

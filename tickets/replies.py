@@ -7,13 +7,14 @@ from __future__ import annotations
 import re
 
 from common.choices import digit_choice, fold
+from common.script import simplified
 
 _PUNCT = re.compile(r"[\s,，.。!！?？、;；:：~～…\-—'\"“”‘’()（）]+")
 
 
 def bare_text(text: str) -> str:
-    """The text folded, without spaces and punctuation."""
-    return _PUNCT.sub("", fold(text).lower())
+    """The text folded (simplified characters too: 確認 → 确认), without spaces and punctuation."""
+    return _PUNCT.sub("", simplified(fold(text)).lower())
 
 
 def _made_of(text: str, words: set[str]) -> bool:
@@ -81,9 +82,13 @@ CONFIRM_WORDS = {
 FILLER_WORDS = CONFIRM_WORDS - {"0", "零", "〇"} | {"哦", "啊", "嗯嗯", "没有了", "没了", "就这么多", "谢谢", "不知道"}
 
 
+# Politeness after an answer ("確認，謝謝", "好的 麻烦了"): the answer is what comes before it.
+_THANKS_TAIL = re.compile(r"(?:谢谢|多谢|谢了|麻烦了|麻烦你了|麻烦你们了|辛苦了|辛苦你们了)+(?:你|你们|啦|了)?$")
+
+
 def parse_confirm(text: str) -> str | int | None:
-    """The summary's answer: "yes" (0, 零, 好, 对, 提交, "好的 提交"…), a field number 1–5, or None."""
-    bare = bare_text(text)
+    """The summary's answer: "yes" (0, 零, 好, 对, 提交, "好的 提交", "确认 谢谢"…), a field number 1–5, or None."""
+    bare = _THANKS_TAIL.sub("", bare_text(text)) or bare_text(text)
     if _made_of(bare, CONFIRM_WORDS):
         return "yes"
     choice = digit_choice(text)
@@ -117,7 +122,8 @@ def parse_yes_no(text: str) -> bool | None:
 
 # A question, not a name or an answer: question marks and question words.
 _QUESTION = re.compile(
-    r"[?？]|怎么|几多|么子|有冇|咋个|怎样|怎么样|什么|多少|哪里|哪儿|哪个|哪些|几时|几点|为什么|为啥|咋|能不能|可不可以|是不是|有没有|"
+    r"[?？]|怎么|几多|么子|有冇|咋个|怎样|怎么样|什么|多少|多久|多长时间|几天|几个月|哪里|哪儿|哪个|哪些|几时|几点|为什么|为啥|咋|"
+    r"能不能|可不可以|是不是|有没有|"
     r"要不要|会不会|行不行|好不好|[吗么嘛呢]$"
 )
 

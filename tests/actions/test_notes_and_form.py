@@ -247,10 +247,12 @@ async def test_on_telegram_the_phone_may_be_left_out(
     assert d.messages == [expect("utter_ask_phone_chat")]
     _, d = await run(ActionAskPhone(), tracker("help_form_phone"), domain)
     assert d.messages == [expect("utter_ask_phone")]
-    for typed in ("0", "零", "没有电话", "不想留"):
+    for typed in ("0", "零", "没有电话", "不想留", "冇电话 你在这里回我就行", "不方便留 有事在这里讲"):
         assert await validate(domain, "phone", typed, sender=TG) == ([SlotSet("phone", "")], [])
-    # elsewhere (REST, the terminal chat) staff could not reach the person: a phone is needed
-    assert await validate(domain, "phone", "0") == ([SlotSet("phone", None)], [expect("utter_invalid_phone")])
+    # elsewhere (REST, the terminal chat) staff could not reach the person: a phone is needed, and said so
+    for typed in ("0", "冇电话 你在这里回我就行"):
+        assert await validate(domain, "phone", typed) == ([SlotSet("phone", None)], [expect("utter_phone_needed")])
+    assert await validate(domain, "phone", "139") == ([SlotSet("phone", None)], [expect("utter_invalid_phone")])
     assert await validate(domain, "phone", "123", sender=TG) == (
         [SlotSet("phone", None)],
         [expect("utter_invalid_phone_chat")],
@@ -259,7 +261,10 @@ async def test_on_telegram_the_phone_may_be_left_out(
     assert "2 电话：不留（工作人员在这里回复您）" in read_out(d)[0]
 
 
-@pytest.mark.parametrize("typed", ["0", "零", "〇", "好", "对", "提交", "好的 提交", "好的，提交", "冇错 提交", "都对"])
+@pytest.mark.parametrize(
+    "typed",
+    ["0", "零", "〇", "好", "对", "提交", "好的 提交", "好的，提交", "冇错 提交", "都对", "確認，謝謝", "好的 麻烦了"],
+)
 async def test_every_yes_submits(domain: DomainDict, typed: str) -> None:
     assert await validate(domain, "confirm", typed) == ([SlotSet("confirm", "yes")], [])
 
@@ -270,6 +275,10 @@ async def test_a_yes_is_not_a_description(domain: DomainDict, expect: Expect, ty
         [SlotSet("description", None)],
         [expect("utter_invalid_description")],
     )
+
+
+async def test_thanks_alone_does_not_submit(domain: DomainDict, expect: Expect) -> None:
+    assert await validate(domain, "confirm", "谢谢") == ([SlotSet("confirm", None)], [expect("utter_invalid_confirm")])
 
 
 def name_step(text: str, knowledge: dict[str, Any] | None = None) -> Tracker:

@@ -9,7 +9,8 @@ from tickets.replies import looks_like_question
 
 
 @pytest.mark.parametrize(
-    "typed", ["护理补贴怎么申请", "你们是哪里的？", "能不能快点", "要多久啊?", "临时救助能给几多", "有冇补贴"]
+    "typed",
+    ["护理补贴怎么申请", "你们是哪里的？", "能不能快点", "要多久啊?", "临时救助能给几多", "有冇补贴", "这个要多久能批"],
 )
 def test_questions_are_not_names(typed: str) -> None:
     assert looks_like_question(typed) and parse_name(typed) is None

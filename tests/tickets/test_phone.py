@@ -35,4 +35,6 @@ def test_parse_phone(typed: str, phone: str | None) -> None:
 def test_channels_and_declining_a_phone() -> None:
     assert reachable_in_chat("tg:5:5") and not reachable_in_chat("local-1") and not reachable_in_chat("rest-x")
     assert declines_phone("0") and declines_phone("没有电话") and declines_phone("不想留。")
-    assert not declines_phone("13812345678")
+    assert declines_phone("我冇电话 在这里讲就行") and declines_phone("在这里回我")
+    assert not declines_phone("13812345678") and not declines_phone("没有手机 座机0797-2831234")
+    assert not declines_phone("刘婆婆")
