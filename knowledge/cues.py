@@ -162,6 +162,13 @@ LOOK_ALIKE = re.compile(
 # Asking about a filed request by its number ("单号…现在是什么状态").
 TICKET_NUMBER = re.compile(r"(?:单号|编号|工单|求助号|xw-?[a-z0-9]{3,})")
 STATUS_WORDS = re.compile(r"状态|进度|怎么样|到哪|处理|办好|有结果|回复")
+# Waiting past what was promised, or asking whether staff saw it ("讲好三天回电话 到今朝一个电话都冇",
+# "你们工作人员看到我的留言冇"): the status of a filed request.
+WAITING = re.compile(
+    r"(?:讲好|说好|讲了|说了|答应)\S{0,8}?(?:(?<!半)天|礼拜|星期|周|个月)\S{0,12}?(?:冇|没)|"
+    r"(?:看到|收到|看了)(?:我的|我)\S{0,2}?(?:留言|求助|单子|申请|消息)(?:冇|没|吗|了冇|了吗|了没)|"
+    r"等了\S{0,4}(?:(?<!半)天|礼拜|星期|周|个月)"
+)
 # "冇事了 我先去忙": someone saying all is well is not in danger (when no danger word is there).
 ALL_CLEAR = re.compile(r"(?:冇|没|没有)(?:事|事情|么事|什么事)了")
 # After the urgent reply: the danger is over ("找到了 在他老表屋里", "人回来了"): news for staff.

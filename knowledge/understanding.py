@@ -73,6 +73,7 @@ from knowledge.cues import (
     READ_ALOUD,
     STATUS_WORDS,
     TICKET_NUMBER,
+    WAITING,
     WHAT_NOW,
     WHETHER,
     YES,
@@ -439,6 +440,13 @@ class Understanding:
             intent = "goodbye"
         if intent in ("request_help", "human") and PASS_ON.search(folded) and not NEW_NEED.search(folded):
             return Reading("add_to_ticket", kinds.get("add_to_ticket", 0.0), kinds=kinds_top)
+        if (
+            intent in (POLICY, "human", "request_help", "out_of_scope")
+            and WAITING.search(folded)
+            and not found.any
+            and "ticket_status" in kinds
+        ):
+            return Reading("ticket_status", kinds["ticket_status"], kinds=kinds_top)  # "讲好三天回电话 …都冇"
         if self._wants_person(intent, folded) and "human" in kinds:
             return Reading("human", kinds["human"], kinds=kinds_top)  # "残联电话多少 我自己打过去"
         if intent in ("request_help", "human") and READ_ALOUD.search(folded) and "voice_on" in kinds:

@@ -240,3 +240,19 @@ def test_a_hard_life_told_to_ask_about_a_measure_asks_about_a_measure(text: str)
     from knowledge.cues import MEASURE_QUESTION
 
     assert MEASURE_QUESTION.search(text.replace(" ", ""))
+
+
+@pytest.mark.parametrize(
+    ("text", "waiting"),
+    [
+        ("讲好两天回电话 到现在一个电话都冇", True),
+        ("你们看到我的求助了冇", True),
+        ("等了半个月了", True),
+        ("讲了半天冇用", False),
+        ("说好的补贴每个月发", False),
+    ],
+)
+def test_waiting_past_a_promise_asks_for_the_status(text: str, waiting: bool) -> None:
+    from knowledge.cues import WAITING
+
+    assert bool(WAITING.search(text.replace(" ", ""))) is waiting
