@@ -354,7 +354,22 @@ CRISIS_STRONG = frozenset(
 FAREWELL = re.compile(
     r"(?:东西|钱|房子|存折|田|地)(?:都|全部)?留给|后事.{0,4}(?:交代|安排|准备)|(?:交代|安排|准备).{0,2}后事|永别|"
     r"(?:以后|再也)(?:不用|不会)再?麻烦你们|最后一次(?:跟|和|麻烦)你们|"
-    r"(?:绳子|农药|安眠药|炭|刀片|老鼠药).{0,3}(?:都|也)?(?:准备好|备好|买好|放好)"
+    r"(?:绳子|农药|安眠药|炭|刀片|老鼠药).{0,3}(?:都|也)?(?:准备好|备好|买好|放好)|"
+    # pills saved up ("药我已经攒够了"), taking someone along ("真想带着她一起走了算了"), an end said
+    # calmly ("这辈子就这样吧 明天开始不用再来找我了", "谢谢你们这些年的照顾")
+    r"药.{0,4}(?:攒|存|囤)(?:够|好|齐)|(?:攒|存|囤)(?:够|好|齐)?了?.{0,2}药|"
+    r"一起走了?算了|一起(?:去)?死|想(?:带|抱|拉)着?.{0,4}一起走|同归于尽|"
+    r"这辈子就这样(?:吧|算了)|(?:明天|以后|从今|今后).{0,4}(?:不用|别|不要)再?来?(?:找|管)我|谢谢你们这些年"
+)
+# Calling someone who does not answer ("喊他不应", "叫都唔应"): medical; with a fall or a faint, strong
+# ("我爸倒在厕所里 喊他不应"). (A baby who does not turn to a voice is a hearing question: weak.)
+UNRESPONSIVE = re.compile(r"(?:喊|叫)(?:他|她|佢|人)?(?:也|都)?不(?:应|醒|答应)")
+DOWN = re.compile(r"倒|跌|摔|晕|抽|躺在地")
+# Someone not seen for days who does not open the door ("好几天冇见他出门了 敲门也不开 窗户那里有股
+# 怪味"): a neighbour may be lying hurt or dead inside; one of these alone is a weak word.
+UNSEEN = re.compile(r"(?:几天|好几天|两天|三天|多天|一个礼拜|一个星期)(?:都)?(?:冇|没|没有|不)(?:见|看到|看见)")
+NO_ANSWER = re.compile(
+    r"(?:敲门|喊|叫)(?:他|她)?(?:也|都)?(?:不开|(?:冇|没|没有)人?(?:应|开|回)|不应|(?:冇|没)反应)|怪味|臭味|发臭"
 )
 # Words that put what follows in the past ("我爸三年前摔断了腿"): a weak danger word then
 # probably tells a story, not an emergency.
@@ -401,10 +416,20 @@ def find(text: str) -> Danger:
     kinds = [kind for kind, words in KINDS.items() if any(w in text for w in words)]
     if (FALL.search(text) or FEVER.search(text)) and "medical" not in kinds:
         kinds.append("medical")
+    unresponsive = bool(UNRESPONSIVE.search(text))
+    if unresponsive and "medical" not in kinds:
+        kinds.append("medical")
+    unseen, no_answer = bool(UNSEEN.search(text)), bool(NO_ANSWER.search(text))
+    if (unseen or (no_answer and "敲门" in text)) and "neglect" not in kinds:
+        kinds.append("neglect")
+    if unseen and no_answer and "medical" not in kinds:
+        kinds.append("medical")  # who does not open may be lying ill inside
     crisis = any(w in text for w in CRISIS_STRONG) or bool(FAREWELL.search(text))
     if crisis and "crisis" not in kinds:
         kinds.insert(0, "crisis")
-    strong = crisis or any(w in text for w in STRONG)
+    strong = (
+        crisis or any(w in text for w in STRONG) or (unseen and no_answer) or (unresponsive and bool(DOWN.search(text)))
+    )
     past = bool(PAST.search(text)) and not NOW.search(text)
     return Danger(tuple(kinds), strong, past, crisis, bool(SAFE.search(text)))
 

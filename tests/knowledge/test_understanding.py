@@ -86,6 +86,13 @@ def test_short_replies_are_read_in_context(text: str, context: Context, intent: 
         ("我的东西都留给我崽 以后不用再麻烦你们了", {"crisis"}, True),
         ("后事我都交代好了", {"crisis"}, True),
         ("绳子都准备好了 跟你们讲声再见", {"crisis"}, True),
+        # pills saved up, taking someone along, an end said calmly
+        ("安眠药我存够了", {"crisis"}, True),
+        ("照顾不动了 想带着我崽一起走", {"crisis"}, True),
+        ("以后不要再来管我了", {"crisis"}, True),
+        # a neighbour not seen for days behind a door no one opens; someone down who does not answer
+        ("对门的阿婆三天冇看见了 敲门冇人开", {"neglect", "medical"}, True),
+        ("我妈晕倒在灶前 叫她不应", {"medical"}, True),
     ],
 )
 def test_danger_words_name_their_kind(text: str, kinds: set[str], strong: bool) -> None:
