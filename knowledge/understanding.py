@@ -360,7 +360,7 @@ class Understanding:
         if after_urgent and FOUND_SAFE.search(squash(text)) and not danger.find(normalise(text).replace(" ", "")).any:
             # "找到了 在他老表屋里 吓死我了": the danger is over; staff must hear it, on the same ticket
             return Reading("add_to_ticket", 1.0, kinds=reading.kinds)
-        if after_urgent and self._details(reading):
+        if after_urgent and self._details(reading, normalise(text).replace(" ", "")):
             pending = context.pending or {}
             if pending.get("crisis"):
                 # "冇人会管我的" after talk of suicide: the lines again, and onto the same ticket
@@ -375,10 +375,13 @@ class Understanding:
         return reading
 
     @staticmethod
-    def _details(reading: Reading) -> bool:
-        """Is this what a person in danger says next (where, who, a phone), not a new request?"""
+    def _details(reading: Reading, folded: str) -> bool:
+        """Is this what a person in danger says next (where, who, a phone, "要不要等他睡一觉"), not a
+        new request?"""
         if reading.intent == POLICY:
-            return reading.decision != "answer"  # options for "我在澄江镇" mean it is not a question
+            # options for "我在澄江镇" mean it is not a question; an answer naming nothing of the
+            # plan ("要不要等他睡一觉起来再看" after stroke signs) is about the danger, not a measure
+            return reading.decision != "answer" or not _in_domain(folded)
         # "我在澄江镇 电话138…" reads like asking for a person: staff are already told, so it joins too
         # ("你们能帮忙找吗", "冇人会管我的"): a request or a complaint right then is about the danger
         return reading.intent in (

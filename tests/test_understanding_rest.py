@@ -324,3 +324,15 @@ def test_asking_for_help_right_after_the_urgent_reply_gets_the_lines_again(servi
     (ticket,) = tickets_of(services).for_sender(sender)
     texts = [m["text"] for m in tickets_of(services).messages(ticket.number)]
     assert any("派人" in t for t in texts) and any("蓝色" in t for t in texts)
+
+
+def test_asking_whether_to_wait_after_the_urgent_reply_gets_the_lines_again(services) -> None:
+    _, seen = talk(services, "我老伴突然嘴歪了 一边手抬不起来", "能不能等天亮了再去医院")
+    assert seen[0]["intent"] == "urgent" and seen[1]["intent"] == "urgent" and "120" in seen[1]["text"], seen
+
+
+def test_what_the_school_said_after_a_missing_child_joins_the_urgent_ticket_not_a_school_answer(services) -> None:
+    sender, seen = talk(services, "我女儿耳朵听不见 放学到现在冇回来", "学校讲五点就放学了 在吉潭")
+    assert seen[1]["intent"] == "add_to_ticket" and not seen[1]["sources"], seen[1]
+    (ticket,) = tickets_of(services).for_sender(sender)
+    assert any("五点" in m["text"] for m in tickets_of(services).messages(ticket.number))

@@ -200,7 +200,15 @@ def test_a_greeting_with_a_question_is_not_only_a_greeting(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["县残联的电话几多 我打过去问", "叫村里的专职委员联系我", "帮我接通残联", "我想找管低保的那个干部", "有冇真人"],
+    [
+        "县残联的电话几多 我打过去问",
+        "叫村里的专职委员联系我",
+        "帮我接通残联",
+        "我想找管低保的那个干部",
+        "有冇真人",
+        "找人工 低保的事",
+        "帮我对接一下管康复的同志",
+    ],
 )
 def test_asking_for_a_person_or_a_number_to_call_one_is_a_person(text: str) -> None:
     from knowledge.cues import A_PERSON
@@ -263,3 +271,9 @@ def test_waiting_past_a_promise_asks_for_the_status(text: str, waiting: bool) ->
     from knowledge.cues import WAITING
 
     assert bool(WAITING.search(text.replace(" ", ""))) is waiting
+
+
+def test_telling_the_staff_of_a_request_something_is_passing_it_on() -> None:
+    from knowledge.cues import PASS_ON
+
+    assert PASS_ON.search("麻烦告诉管我那个事的工作人员来之前打电话")
