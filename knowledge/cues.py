@@ -54,7 +54,8 @@ _GENERIC_WORDS = (
     "会不会 是不是 有冇 有没有 冇 没 不 "
     "哪里 哪儿 哪 去哪 在哪 去哪里 在哪里 什么地方 怎么 咋个 咋 怎样 如何 "
     "么子 什么 啥 几多 多少 多久 几时 什么时候 几天 几个月 "
-    "领 办 申请 弄 搞 交 带 拿 给 去 找 问 批 批下来 下来 钱 收费 要钱 免费 材料 东西 条件 手续 流程 一下 这个 那个"
+    "领 办 申请 弄 搞 交 带 拿 给 去 找 问 批 批下来 下来 钱 收费 要钱 免费 材料 东西 条件 手续 流程 一下 这个 那个 "
+    "自己 出 掏 付 一个月 每个月 每月 一年 每年 一学期"
 ).split()
 GENERIC = re.compile("|".join(sorted(_GENERIC_WORDS, key=len, reverse=True)))
 # Words of the plan's own: a message with one is not out of scope (unless the person is not disabled).

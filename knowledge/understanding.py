@@ -569,6 +569,8 @@ class Understanding:
             # a few words whose ranking alone is vague ("怎么报名", "包吃住么") lean on the topic too,
             # unless they are small talk ("好 谢了")
             vague = len(_own_words(text)) <= 4 and float(p.max()) < self.params.vague_alone
+            # …and so does one made of nothing but such words, however long ("一个月要交几多钱")
+            vague = vague or not _own_words(text)
             short = short or (vague and bool(kinds) and max(kinds, key=kinds.__getitem__) not in CHITCHAT)
             mix = self.params.context_mix_short if short else self.params.context_mix
             p = (1 - mix) * p + mix * with_topic

@@ -336,3 +336,14 @@ def test_what_the_school_said_after_a_missing_child_joins_the_urgent_ticket_not_
     assert seen[1]["intent"] == "add_to_ticket" and not seen[1]["sources"], seen[1]
     (ticket,) = tickets_of(services).for_sender(sender)
     assert any("五点" in m["text"] for m in tickets_of(services).messages(ticket.number))
+
+
+@pytest.mark.parametrize(
+    ("first", "followup", "ids"),
+    [("重度残疾人托养服务怎么申请", "一个月要交几多钱", {"m1.3"}), ("危房改造残疾人能申请吗", "自己要出几多钱", {"m1.6"})],
+)
+def test_a_cost_followup_made_of_generic_words_stays_with_its_topic(
+    services, first: str, followup: str, ids: set[str]
+) -> None:
+    _, (answer, seen) = talk(services, first, followup)
+    assert set(answer["sources"][:1]) <= ids and set(seen["sources"][:1]) <= ids and seen["sources"], seen
