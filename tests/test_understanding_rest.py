@@ -340,7 +340,10 @@ def test_what_the_school_said_after_a_missing_child_joins_the_urgent_ticket_not_
 
 @pytest.mark.parametrize(
     ("first", "followup", "ids"),
-    [("重度残疾人托养服务怎么申请", "一个月要交几多钱", {"m1.3"}), ("危房改造残疾人能申请吗", "自己要出几多钱", {"m1.6"})],
+    [
+        ("重度残疾人托养服务怎么申请", "一个月要交几多钱", {"m1.3"}),
+        ("危房改造残疾人能申请吗", "自己要出几多钱", {"m1.6"}),
+    ],
 )
 def test_a_cost_followup_made_of_generic_words_stays_with_its_topic(
     services, first: str, followup: str, ids: set[str]
