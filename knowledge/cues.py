@@ -76,16 +76,12 @@ ACTING = re.compile(
 )
 # Asking on someone's behalf ("幫我阿姨問的", "替我爸问一下") is asking to know, not for staff to act
 # ("帮我问问乡里" is).
-ON_BEHALF = re.compile(
-    r"[帮替](?:我|我们)?(?:屋里)?(?:爸|妈|阿姨|外婆|外公|婆婆|爷爷|奶奶|阿公|阿婆|老公|老婆|儿子|女儿|哥|弟|姐|妹|舅|"
-    r"叔|伯|亲戚|朋友|邻居|老人家)\S{0,2}?问"
-)
+_KIN = r"(?:爸|妈|外婆|外公|婆婆|爷爷|奶奶|阿公|阿婆|老公|老婆|儿子|女儿|哥|弟|姐|妹|舅|叔|伯)"
+ON_BEHALF = re.compile(rf"[帮替](?:我|我们)?(?:屋里)?(?:{_KIN}|阿姨|亲戚|朋友|邻居|老人家)\S{{0,2}}?问")
 # A story of one's own family that asks staff to act ("我婆婆九十岁听不见 能不能帮她弄一个", "我爸走不动
 # 可不可以派人上门帮他换", "你们能不能去学校问一下"): a need, even when a measure is named. Not when it
 # asks whether, where or how ("有冇…可以帮", "能不能在东莞办", "医生可不可以上门看").
-OWN_FAMILY = re.compile(
-    r"我(?:爸|妈|婆婆|爷爷|奶奶|外婆|外公|阿公|阿婆|老公|老婆|男人|儿子|女儿|哥|弟|姐|妹|家|侄|孙|舅|叔|伯|崽)|崽|屋里|我们村"
-)
+OWN_FAMILY = re.compile(rf"我(?:{_KIN}|男人|家|侄|孙|崽)|崽|屋里|我们村")
 ASK_TO_ACT = re.compile(
     r"(?:能不能|可不可以|能否|请(?!假)|麻烦|想请|求求?|你们能|残联能|你们可以)[^\s，。？?]{0,6}?"
     r"(?:帮(?:他|她|我|忙|下)|派|安排|上门|来一趟|来看|出面|去\S{0,4}问)"

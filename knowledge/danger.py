@@ -414,10 +414,8 @@ def find(text: str) -> Danger:
     Hakka and Cantonese 唔 reads as 不 ("叫唔醒", "唔想活了")."""
     text = text.replace("唔", "不")
     kinds = [kind for kind, words in KINDS.items() if any(w in text for w in words)]
-    if (FALL.search(text) or FEVER.search(text)) and "medical" not in kinds:
-        kinds.append("medical")
     unresponsive = bool(UNRESPONSIVE.search(text))
-    if unresponsive and "medical" not in kinds:
+    if (FALL.search(text) or FEVER.search(text) or unresponsive) and "medical" not in kinds:
         kinds.append("medical")
     unseen, no_answer = bool(UNSEEN.search(text)), bool(NO_ANSWER.search(text))
     if (unseen or (no_answer and "敲门" in text)) and "neglect" not in kinds:

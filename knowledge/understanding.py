@@ -357,10 +357,13 @@ class Understanding:
             # after crisis talk is not a question about the subsidy asked before)
             context = replace(context, topic=None)
         reading = self._read(text, context)
-        if after_urgent and FOUND_SAFE.search(squash(text)) and not danger.find(normalise(text).replace(" ", "")).any:
+        if not after_urgent:
+            return reading
+        folded = normalise(text).replace(" ", "")
+        if FOUND_SAFE.search(squash(text)) and not danger.find(folded).any:
             # "找到了 在他老表屋里 吓死我了": the danger is over; staff must hear it, on the same ticket
             return Reading("add_to_ticket", 1.0, kinds=reading.kinds)
-        if after_urgent and self._details(reading, normalise(text).replace(" ", "")):
+        if self._details(reading, folded):
             pending = context.pending or {}
             if pending.get("crisis"):
                 # "冇人会管我的" after talk of suicide: the lines again, and onto the same ticket
@@ -565,12 +568,12 @@ class Understanding:
         followup = topic is not None
         if topic is not None:
             with_topic = self.entry_probabilities([f"{topic.title} {text}"], topic_vector)[0]
-            short = len(squash(text)) <= self.params.short_chars and len(_own_words(text)) < 2
+            own = _own_words(text)
+            short = len(squash(text)) <= self.params.short_chars and len(own) < 2
             # a few words whose ranking alone is vague ("怎么报名", "包吃住么") lean on the topic too,
+            # and so does one made of nothing but such words, however long ("一个月要交几多钱");
             # unless they are small talk ("好 谢了")
-            vague = len(_own_words(text)) <= 4 and float(p.max()) < self.params.vague_alone
-            # …and so does one made of nothing but such words, however long ("一个月要交几多钱")
-            vague = vague or not _own_words(text)
+            vague = len(own) <= 4 and (float(p.max()) < self.params.vague_alone or not own)
             short = short or (vague and bool(kinds) and max(kinds, key=kinds.__getitem__) not in CHITCHAT)
             mix = self.params.context_mix_short if short else self.params.context_mix
             p = (1 - mix) * p + mix * with_topic
