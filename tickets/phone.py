@@ -101,4 +101,4 @@ _NO_PHONE = re.compile(
 def declines_phone(text: str) -> bool:
     """Does the resident say they leave no phone (a word of NO_PHONE_WORDS, or a sentence)?"""
     bare = bare_text(text)
-    return bare in NO_PHONE_WORDS or (not re.search(r"\d", fold(text)) and bool(_NO_PHONE.search(bare)))
+    return bare in NO_PHONE_WORDS or (not re.search(r"\d", bare) and bool(_NO_PHONE.search(bare)))

@@ -88,7 +88,8 @@ _THANKS_TAIL = re.compile(r"(?:谢谢|多谢|谢了|麻烦了|麻烦你了|麻�
 
 def parse_confirm(text: str) -> str | int | None:
     """The summary's answer: "yes" (0, 零, 好, 对, 提交, "好的 提交", "确认 谢谢"…), a field number 1–5, or None."""
-    bare = _THANKS_TAIL.sub("", bare_text(text)) or bare_text(text)
+    bare = bare_text(text)
+    bare = _THANKS_TAIL.sub("", bare) or bare
     if _made_of(bare, CONFIRM_WORDS):
         return "yes"
     choice = digit_choice(text)
